@@ -1,0 +1,14 @@
+// Registration functions of the pybind11 module, one per file.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace fassst {
+namespace python {
+
+void register_roi_cpu(pybind11::module_& m);
+// Defined only in builds with CUDA.
+void register_cuda(pybind11::module_& m);
+
+}  // namespace python
+}  // namespace fassst

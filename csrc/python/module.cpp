@@ -1,0 +1,34 @@
+// The extension module fassst_rt._C: glue only, no arithmetic.
+#include <pybind11/pybind11.h>
+
+#include "core/errors.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+#ifndef FASSST_CUDA_ARCHITECTURES
+#define FASSST_CUDA_ARCHITECTURES ""
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fassst_rt native core (kernels and pipeline pieces)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fassst::InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const fassst::Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+#ifdef FASSST_WITH_CUDA
+  m.attr("with_cuda") = true;
+#else
+  m.attr("with_cuda") = false;
+#endif
+  m.attr("cuda_architectures") = FASSST_CUDA_ARCHITECTURES;
+  fassst::python::register_roi_cpu(m);
+#ifdef FASSST_WITH_CUDA
+  fassst::python::register_cuda(m);
+#endif
+}

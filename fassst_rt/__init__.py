@@ -1,0 +1,7 @@
+"""fassst_rt: an edge inference runtime for real-time instance segmentation (FASSST).
+
+The inference path (this package without its ``train`` subpackage) runs on
+Python 3.8 and needs NumPy and the compiled core ``fassst_rt._C`` only.
+"""
+
+__version__ = "0.1.0"
