@@ -46,7 +46,7 @@ def build_info() -> Dict[str, Any]:
     whether a GPU is usable right now. Never raises where there is no GPU."""
     info = {
         "cuda_built": bool(_C.with_cuda),
-        "cuda_architectures": [a for a in str(_C.cuda_architectures).split(";") if a],
+        "cuda_architectures": [a for a in str(_C.cuda_architectures).split(",") if a],
         "cpu_threads": get_num_threads(),
         "gpu_available": False,
         "devices": [],

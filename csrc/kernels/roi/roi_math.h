@@ -101,18 +101,29 @@ FASSST_HD AxisTap up2_tap(int dst, int src_size) {
   return t;
 }
 
-// Bilinear blend of the four values `at(row, col)` picked by two taps. The
-// order of operations is PyTorch's upsample order (rows outer); RoIAlign's
-// four-weight sum differs from it by float rounding only.
+// The two halves of a bilinear blend, split so that a CPU loop can share the
+// first across many outputs: interpolate along x on map row y ...
+template <typename At>
+FASSST_HD float lerp_x(const AxisTap& tx, const At& at, int y) {
+  return tx.w_lo * at(y, tx.lo) + tx.w_hi * at(y, tx.hi);
+}
+
+// ... then along y between two x-interpolated values.
+FASSST_HD float lerp_y(const AxisTap& ty, float v_lo, float v_hi) {
+  return ty.w_lo * v_lo + ty.w_hi * v_hi;
+}
+
+// Bilinear blend of the four values `at(row, col)` picked by two taps; 0 where
+// RoIAlign defines the sample as 0. The order of operations (x first, as
+// PyTorch's upsample) is fixed here: every caller, CPU or CUDA, rounds alike.
 template <typename At>
 FASSST_HD float blend(const AxisTap& ty, const AxisTap& tx, const At& at) {
   if (!(ty.valid && tx.valid)) return 0.0f;
-  return ty.w_lo * (tx.w_lo * at(ty.lo, tx.lo) + tx.w_hi * at(ty.lo, tx.hi)) +
-         ty.w_hi * (tx.w_lo * at(ty.hi, tx.lo) + tx.w_hi * at(ty.hi, tx.hi));
+  return lerp_y(ty, lerp_x(tx, at, ty.lo), lerp_x(tx, at, ty.hi));
 }
 
 // The fusion itself: R = relu(R1 + up2(R2 + up2(R3))), one element.
-FASSST_HD float relu(float v) { return v > 0.0f ? v : 0.0f; }
+FASSST_HD float relu(float v) { return v < 0.0f ? 0.0f : v; }
 
 // Batch index stored as a float in an ROI row; out-of-range values are
 // rejected at the boundary, this only converts.

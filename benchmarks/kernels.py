@@ -1,0 +1,177 @@
+"""Kernel benchmark: the fused CPU ``roi_fuse`` against the same fusion done
+unfused, in NumPy and as an ONNX graph of standard ops run by ONNX Runtime.
+
+    python benchmarks/kernels.py                 # M=128, maps 52/26/13, S=28, K=8 and 36
+    python benchmarks/kernels.py --threads 1 --runs 50 --json out.json
+
+All variants run side by side in one process, interleaved run by run, with the
+same thread count; medians are reported, and ratios are taken between medians
+of the same run. The write floor is the output's bytes over the bandwidth of
+writing a buffer of the same size (measured here, now, with the same threads).
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from numpy_rff import roi_fuse_numpy  # noqa: E402  (benchmarks/ helper)
+
+from fassst_rt import ops  # noqa: E402
+
+
+def build_onnx_fusion(channels, out_size, strides, opset=16):
+    """relu(R1 + up2(R2 + up2(R3))) from RoiAlign x3, Resize x2, Add x2, Relu."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["B", channels, "H%d" % i, "W%d" % i])
+              for i, n in enumerate(["p1", "p2", "p3"])]
+    inputs += [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["K", 4]),
+               helper.make_tensor_value_info("batch_indices", TensorProto.INT64, ["K"])]
+    nodes = []
+    for level, name in enumerate(["p1", "p2", "p3"]):
+        size = out_size >> level
+        nodes.append(helper.make_node(
+            "RoiAlign", [name, "boxes", "batch_indices"], ["r%d" % (level + 1)],
+            mode="avg", output_height=size, output_width=size, sampling_ratio=1,
+            spatial_scale=1.0 / strides[level], coordinate_transformation_mode="half_pixel"))
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0])
+    up = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+    nodes += [
+        helper.make_node("Resize", ["r3", "", "scales"], ["u3"], **up),
+        helper.make_node("Add", ["r2", "u3"], ["q"]),
+        helper.make_node("Resize", ["q", "", "scales"], ["uq"], **up),
+        helper.make_node("Add", ["r1", "uq"], ["s"]),
+        helper.make_node("Relu", ["s"], ["R"]),
+    ]
+    output = helper.make_tensor_value_info("R", TensorProto.FLOAT, ["K", channels, out_size, out_size])
+    graph = helper.make_graph(nodes, "rff_unfused", inputs, [output], initializer=[scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def ort_session(model_bytes, threads):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def make_case(rng, channels, sizes, num_rois, input_size):
+    maps = [rng.standard_normal((1, channels, s, s)).astype(np.float32) for s in sizes]
+    centres = rng.uniform(0.1 * input_size, 0.9 * input_size, (num_rois, 2))
+    half = rng.uniform(0.05 * input_size, 0.3 * input_size, (num_rois, 2))
+    boxes = np.concatenate([centres - half, centres + half], axis=1)
+    rois = np.concatenate([np.zeros((num_rois, 1)), boxes], axis=1).astype(np.float32)
+    return maps, rois
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0):
+    rng = np.random.default_rng(seed)
+    input_size = sizes[0] * strides[0]
+    maps, rois = make_case(rng, channels, sizes, num_rois, input_size)
+    out = np.empty((num_rois, channels, out_size, out_size), np.float32)
+    sink = np.empty_like(out)
+
+    session = ort_session(build_onnx_fusion(channels, out_size, strides), threads)
+    feeds = {"p1": maps[0], "p2": maps[1], "p3": maps[2], "boxes": np.ascontiguousarray(rois[:, 1:]),
+             "batch_indices": rois[:, 0].astype(np.int64)}
+
+    ops.set_num_threads(threads)
+    variants = {
+        "fused (ours)": lambda: ops.roi_fuse(*maps, rois, out_size, strides, out=out),
+        "onnxruntime unfused": lambda: session.run(None, feeds),
+        "numpy unfused": lambda: roi_fuse_numpy(*maps, rois, out_size, strides),
+        "write floor": lambda: sink.fill(1.0),
+    }
+    # Agreement first: the three implementations must compute the same thing.
+    ours = ops.roi_fuse(*maps, rois, out_size, strides)
+    errors = {"onnxruntime unfused": float(np.abs(session.run(None, feeds)[0] - ours).max()),
+              "numpy unfused": float(np.abs(roi_fuse_numpy(*maps, rois, out_size, strides) - ours).max())}
+    for fn in variants.values():  # warm-up
+        fn()
+    times = {name: [] for name in variants}
+    for _ in range(runs):
+        for name, fn in variants.items():
+            times[name].append(timed(fn))
+    ops.set_num_threads(0)
+
+    medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    out_bytes = out.nbytes
+    fused_ms = medians["fused (ours)"]
+    return {
+        "channels": channels, "map_sizes": list(sizes), "output_size": out_size, "num_rois": num_rois,
+        "threads": threads, "runs": runs, "median_ms": medians,
+        "output_bytes": out_bytes,
+        "fused_gb_per_s": out_bytes / (fused_ms * 1e-3) / 1e9,
+        "write_bandwidth_gb_per_s": out_bytes / (medians["write floor"] * 1e-3) / 1e9,
+        "speedup_vs_onnxruntime": medians["onnxruntime unfused"] / fused_ms,
+        "speedup_vs_numpy": medians["numpy unfused"] / fused_ms,
+        "ratio_to_write_floor": fused_ms / medians["write floor"],
+        "max_abs_diff_vs_ours": errors,
+    }
+
+
+def print_case(r):
+    print("\nM={channels} maps={map_sizes} S={output_size} K={num_rois} threads={threads} runs={runs}"
+          .format(**r))
+    for name, ms in r["median_ms"].items():
+        print("  {:<22s} {:9.3f} ms".format(name, ms))
+    print("  output {:.1f} MB written at {:.2f} GB/s (buffer write bandwidth {:.2f} GB/s)".format(
+        r["output_bytes"] / 1e6, r["fused_gb_per_s"], r["write_bandwidth_gb_per_s"]))
+    print("  fused vs onnxruntime: {:.1f}x faster (target >= 10x: {})".format(
+        r["speedup_vs_onnxruntime"], "met" if r["speedup_vs_onnxruntime"] >= 10 else "NOT met"))
+    print("  fused vs numpy:       {:.1f}x faster".format(r["speedup_vs_numpy"]))
+    print("  fused / write floor:  {:.2f}x (target <= 3x: {})".format(
+        r["ratio_to_write_floor"], "met" if r["ratio_to_write_floor"] <= 3 else "NOT met"))
+    print("  max |diff| vs fused:  " + ", ".join("{} {:.2e}".format(k, v)
+                                                 for k, v in r["max_abs_diff_vs_ours"].items()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channels", type=int, default=128, help="M (default 128)")
+    parser.add_argument("--map-size", type=int, default=52, help="p1 side; p2, p3 are /2, /4 (default 52)")
+    parser.add_argument("--output-size", type=int, default=28, help="S (default 28)")
+    parser.add_argument("--rois", type=int, nargs="+", default=[8, 36], help="K values (default 8 36)")
+    parser.add_argument("--threads", type=int, default=0, help="threads for every variant (0: all cores)")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per variant (default 30)")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+
+    threads = args.threads or ops.get_num_threads()
+    sizes = (args.map_size, (args.map_size + 1) // 2, (args.map_size + 3) // 4)
+    import onnxruntime
+
+    conditions = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+                  "numpy": np.__version__, "onnxruntime": onnxruntime.__version__, "threads": threads,
+                  "build": ops.build_info()}
+    print("conditions: " + json.dumps({k: v for k, v in conditions.items() if k != "build"}))
+    results = [run_case(args.channels, sizes, args.output_size, k, threads, args.runs, (8, 16, 32))
+               for k in args.rois]
+    for r in results:
+        print_case(r)
+    if args.json:
+        args.json.write_text(json.dumps({"conditions": conditions, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates a virtual environment and installs fassst_rt into it.
+#
+#   bash tools/setup.sh            inference: .[cpu]  (ONNX Runtime on the CPU)
+#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,train,test]
+#
+# Environment: VENV (default .venv), PYTHON (default python3.11, else python3),
+# FASSST_WITH_CUDA (OFF | AUTO | ON, default AUTO: CUDA kernels when a CUDA
+# compiler and its static runtime are found).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="cpu"
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="cpu,train,test" ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --dev)" >&2; exit 2 ;;
+  esac
+done
+
+venv="${VENV:-.venv}"
+python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup.sh: creating $venv with $python" >&2
+  "$python" -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip install --quiet)
+
+if [[ "$extras" == *train* ]]; then
+  # The CPU build of PyTorch first: a bare `torch` requirement would pull a
+  # multi-GB CUDA wheel. Skipped when a torch is already installed.
+  "$venv/bin/python" -c "import torch" 2>/dev/null || "${pip[@]}" "torch==${TORCH_VERSION:-2.13.0}"
+fi
+echo "setup.sh: building and installing fassst_rt[$extras] (FASSST_WITH_CUDA=${FASSST_WITH_CUDA:-AUTO})" >&2
+"${pip[@]}" -Ccmake.define.FASSST_WITH_CUDA="${FASSST_WITH_CUDA:-AUTO}" ".[$extras]"
+echo "setup.sh: done; activate with: source $venv/bin/activate" >&2
