@@ -24,38 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_rff import roi_fuse_numpy  # noqa: E402  (benchmarks/ helper)
 
 from fassst_rt import ops  # noqa: E402
-
-
-def build_onnx_fusion(channels, out_size, strides, opset=16):
-    """relu(R1 + up2(R2 + up2(R3))) from RoiAlign x3, Resize x2, Add x2, Relu."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["B", channels, "H%d" % i, "W%d" % i])
-              for i, n in enumerate(["p1", "p2", "p3"])]
-    inputs += [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["K", 4]),
-               helper.make_tensor_value_info("batch_indices", TensorProto.INT64, ["K"])]
-    nodes = []
-    for level, name in enumerate(["p1", "p2", "p3"]):
-        size = out_size >> level
-        nodes.append(helper.make_node(
-            "RoiAlign", [name, "boxes", "batch_indices"], ["r%d" % (level + 1)],
-            mode="avg", output_height=size, output_width=size, sampling_ratio=1,
-            spatial_scale=1.0 / strides[level], coordinate_transformation_mode="half_pixel"))
-    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0])
-    up = dict(mode="linear", coordinate_transformation_mode="half_pixel")
-    nodes += [
-        helper.make_node("Resize", ["r3", "", "scales"], ["u3"], **up),
-        helper.make_node("Add", ["r2", "u3"], ["q"]),
-        helper.make_node("Resize", ["q", "", "scales"], ["uq"], **up),
-        helper.make_node("Add", ["r1", "uq"], ["s"]),
-        helper.make_node("Relu", ["s"], ["R"]),
-    ]
-    output = helper.make_tensor_value_info("R", TensorProto.FLOAT, ["K", channels, out_size, out_size])
-    graph = helper.make_graph(nodes, "rff_unfused", inputs, [output], initializer=[scales])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+from fassst_rt.onnx_rff import rff_model  # noqa: E402
 
 
 def ort_session(model_bytes, threads):
@@ -90,7 +59,7 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     out = np.empty((num_rois, channels, out_size, out_size), np.float32)
     sink = np.empty_like(out)
 
-    session = ort_session(build_onnx_fusion(channels, out_size, strides), threads)
+    session = ort_session(rff_model(channels, out_size, strides), threads)
     feeds = {"p1": maps[0], "p2": maps[1], "p3": maps[2], "boxes": np.ascontiguousarray(rois[:, 1:]),
              "batch_indices": rois[:, 0].astype(np.int64)}
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates a virtual environment and installs fassst_rt into it.
 #
-#   bash tools/setup.sh            inference: .[cpu]  (ONNX Runtime on the CPU)
-#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,train,test]
+#   bash tools/setup.sh            inference + benchmarks: .[cpu,bench]
+#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,bench,train,test]
 #
 # Environment: VENV (default .venv), PYTHON (default python3.11, else python3),
 # FASSST_WITH_CUDA (OFF | AUTO | ON, default AUTO: CUDA kernels when a CUDA
@@ -10,10 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="cpu"
+extras="cpu,bench"
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="cpu,train,test" ;;
+    --dev) extras="cpu,bench,train,test" ;;
     *) echo "setup.sh: unknown option '$arg' (expected --dev)" >&2; exit 2 ;;
   esac
 done
