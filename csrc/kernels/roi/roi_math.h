@@ -1,31 +1,18 @@
 // Per-element arithmetic of the ROI kernels, written once.
 //
-// Every formula of DESIGN section 2 lives here as an inline function that
-// compiles for the host (the CPU loop, the g++ harness that runs the CUDA
-// kernel bodies) and for the device (the CUDA kernels). Nothing else in the
-// project re-derives RoIAlign geometry, bilinear taps or upsample indices.
+// Every formula of docs/kernels.md lives here or in interp_math.h as an inline
+// function that compiles for the host (the CPU loop, the g++ harness that runs
+// the CUDA kernel bodies) and for the device (the CUDA kernels). Nothing else
+// in the project re-derives RoIAlign geometry, bilinear taps or upsample
+// indices.
 #pragma once
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define FASSST_HD __host__ __device__ __forceinline__
-#else
-#define FASSST_HD inline
-#endif
+#include "kernels/common/interp_math.h"
 
 namespace fassst {
 namespace roi {
-
-// Two neighbouring samples along one axis and their weights. `valid` is false
-// when RoIAlign defines the sample as 0 (coordinate outside [-1, size]).
-struct AxisTap {
-  int lo;
-  int hi;
-  float w_lo;
-  float w_hi;
-  bool valid;
-};
 
 // Where the bins of an ROI start and how wide they are, along one axis, in
 // feature-map pixels (aligned=True: half-pixel offset).
@@ -89,37 +76,7 @@ FASSST_HD AxisTap roi_tap(RoiAxis a, int idx, int size) {
 // Bilinear x2 upsampling, align_corners=False (half-pixel): output index `dst`
 // reads source pixels lo/hi of a source axis of `src_size` pixels.
 FASSST_HD AxisTap up2_tap(int dst, int src_size) {
-  float src = (static_cast<float>(dst) + 0.5f) * 0.5f - 0.5f;
-  if (src < 0.0f) src = 0.0f;
-  AxisTap t;
-  t.lo = static_cast<int>(src);
-  t.hi = t.lo + (t.lo < src_size - 1 ? 1 : 0);
-  const float l = src - static_cast<float>(t.lo);
-  t.w_lo = 1.0f - l;
-  t.w_hi = l;
-  t.valid = true;
-  return t;
-}
-
-// The two halves of a bilinear blend, split so that a CPU loop can share the
-// first across many outputs: interpolate along x on map row y ...
-template <typename At>
-FASSST_HD float lerp_x(const AxisTap& tx, const At& at, int y) {
-  return tx.w_lo * at(y, tx.lo) + tx.w_hi * at(y, tx.hi);
-}
-
-// ... then along y between two x-interpolated values.
-FASSST_HD float lerp_y(const AxisTap& ty, float v_lo, float v_hi) {
-  return ty.w_lo * v_lo + ty.w_hi * v_hi;
-}
-
-// Bilinear blend of the four values `at(row, col)` picked by two taps; 0 where
-// RoIAlign defines the sample as 0. The order of operations (x first, as
-// PyTorch's upsample) is fixed here: every caller, CPU or CUDA, rounds alike.
-template <typename At>
-FASSST_HD float blend(const AxisTap& ty, const AxisTap& tx, const At& at) {
-  if (!(ty.valid && tx.valid)) return 0.0f;
-  return lerp_y(ty, lerp_x(tx, at, ty.lo), lerp_x(tx, at, ty.hi));
+  return clamped_linear_tap((static_cast<float>(dst) + 0.5f) * 0.5f - 0.5f, src_size);
 }
 
 // The fusion itself: R = relu(R1 + up2(R2 + up2(R3))), one element.
