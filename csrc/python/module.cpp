@@ -28,6 +28,7 @@ PYBIND11_MODULE(_C, m) {
 #endif
   m.attr("cuda_architectures") = FASSST_CUDA_ARCHITECTURES;
   fassst::python::register_roi_cpu(m);
+  fassst::python::register_pipeline(m);
 #ifdef FASSST_WITH_CUDA
   fassst::python::register_cuda(m);
 #endif

@@ -1,0 +1,32 @@
+// Letterbox (docs/architecture.md): resize a frame into an in x in canvas
+// keeping its aspect ratio, centred, padded; and the way back for boxes.
+#pragma once
+
+#include <cstdint>
+
+namespace fassst {
+
+struct LetterboxGeometry {
+  float scale;  // r = min(in / H, in / W)
+  int new_width;   // round(W r)
+  int new_height;  // round(H r)
+  int pad_x;       // (in - new_width) / 2
+  int pad_y;       // (in - new_height) / 2
+  int size;        // in
+};
+
+LetterboxGeometry letterbox_geometry(int height, int width, int size);
+
+// src: height rows of width * channels uint8, rows `row_stride` bytes apart.
+// dst: size * size * channels uint8 (C-contiguous). Bilinear resize with
+// half-pixel centres and clamped edges (OpenCV INTER_LINEAR semantics; values
+// rounded to nearest), padding value `pad`.
+void letterbox(const uint8_t* src, int height, int width, int64_t row_stride, int channels,
+               int size, uint8_t pad, uint8_t* dst, int num_threads = 0);
+
+// (K, 4) x1, y1, x2, y2 boxes from network-input pixels to frame pixels,
+// clipped to the frame, in place: x_frame = (x_net - pad_x) / r.
+void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int frame_height,
+                    int frame_width);
+
+}  // namespace fassst

@@ -1,0 +1,58 @@
+#include "core/paste.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/parallel.h"
+#include "kernels/common/interp_math.h"
+
+namespace fassst {
+namespace {
+
+// Pixels [first, last) of one axis whose centres lie inside [lo, hi].
+void pixel_range(float lo, float hi, int size, int* first, int* last) {
+  *first = std::max(0, static_cast<int>(std::ceil(lo - 0.5f)));
+  *last = std::min(size, static_cast<int>(std::floor(hi - 0.5f)) + 1);
+}
+
+}  // namespace
+
+void paste_masks(const float* box_masks, const float* boxes, int64_t count, int mask_size,
+                 int height, int width, float threshold, uint8_t* out, int num_threads) {
+  if (mask_size < 1) throw InvalidArgument(message("paste: mask size must be >= 1, got ", mask_size));
+  if (height < 0 || width < 0)
+    throw InvalidArgument(message("paste: frame size must be >= 0, got ", height, " x ", width));
+  for (int64_t k = 0; k < count * 4; ++k)
+    if (!std::isfinite(boxes[k]))
+      throw InvalidArgument(message("paste: boxes[", k / 4, ", ", k % 4, "] must be finite, got ", boxes[k]));
+  const int64_t frame = static_cast<int64_t>(height) * width;
+  const int64_t mask_area = static_cast<int64_t>(mask_size) * mask_size;
+  parallel_for(count, num_threads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<AxisTap> cols;
+    for (int64_t k = begin; k < end; ++k) {
+      uint8_t* dst = out + k * frame;
+      std::memset(dst, 0, static_cast<size_t>(frame));
+      const float* b = boxes + k * 4;
+      const float bw = b[2] - b[0], bh = b[3] - b[1];
+      if (!(bw > 0.0f && bh > 0.0f)) continue;  // empty or inverted box: empty mask
+      int u0, u1, v0, v1;
+      pixel_range(b[0], b[2], width, &u0, &u1);
+      pixel_range(b[1], b[3], height, &v0, &v1);
+      const float* m = box_masks + k * mask_area;
+      auto at = [m, mask_size](int y, int x) { return m[y * mask_size + x]; };
+      cols.resize(std::max(0, u1 - u0));
+      for (int u = u0; u < u1; ++u)
+        cols[u - u0] = clamped_linear_tap((u + 0.5f - b[0]) / bw * mask_size - 0.5f, mask_size);
+      for (int v = v0; v < v1; ++v) {
+        const AxisTap ty = clamped_linear_tap((v + 0.5f - b[1]) / bh * mask_size - 0.5f, mask_size);
+        uint8_t* row = dst + static_cast<int64_t>(v) * width;
+        for (int u = u0; u < u1; ++u) row[u] = blend(ty, cols[u - u0], at) > threshold ? 1 : 0;
+      }
+    }
+  });
+}
+
+}  // namespace fassst

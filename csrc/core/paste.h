@@ -1,0 +1,17 @@
+// Paste (docs/architecture.md): each instance's box mask, resampled into its
+// box in frame coordinates, thresholded.
+#pragma once
+
+#include <cstdint>
+
+namespace fassst {
+
+// box_masks: (K, mask_size, mask_size) probabilities; boxes: (K, 4) frame
+// pixels; out: (K, height, width) 0/1. A pixel whose centre (u + 0.5, v + 0.5)
+// lies inside the box samples the box mask bilinearly at
+// (u + 0.5 - x1) / (x2 - x1) * mask_size - 0.5 (v likewise, clamped at the
+// edges) and is set where the probability is > threshold.
+void paste_masks(const float* box_masks, const float* boxes, int64_t count, int mask_size,
+                 int height, int width, float threshold, uint8_t* out, int num_threads = 0);
+
+}  // namespace fassst
