@@ -91,14 +91,15 @@ def to_network_input(canvas: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
     return ((chw - mean) / std)[None]
 
 
-def boxes_to_frame(boxes: np.ndarray, geometry: Letterbox, height: int, width: int) -> np.ndarray:
-    """(K, 4) boxes in network-input pixels -> frame pixels, clipped to the
-    frame: x_frame = (x_net - pad_x) / r."""
+def boxes_to_frame(boxes: np.ndarray, geometry: Letterbox, height: int, width: int,
+                   clip: bool = True) -> np.ndarray:
+    """(K, 4) boxes in network-input pixels -> frame pixels,
+    x_frame = (x_net - pad_x) / r, clipped to the frame when ``clip``."""
     boxes = np.ascontiguousarray(boxes, dtype=np.float32)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError("boxes must have shape (K, 4), got {}".format(boxes.shape))
     return _C.boxes_to_frame(boxes, float(geometry.scale), int(geometry.pad_x), int(geometry.pad_y),
-                             int(height), int(width))
+                             int(height), int(width), bool(clip))
 
 
 def select(boxes: np.ndarray, scores: np.ndarray, score_threshold: float = 0.3,

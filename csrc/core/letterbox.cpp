@@ -61,13 +61,13 @@ void letterbox(const uint8_t* src, int height, int width, int64_t row_stride, in
 }
 
 void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int frame_height,
-                    int frame_width) {
+                    int frame_width, bool clip) {
   const float max_xy[2] = {static_cast<float>(frame_width), static_cast<float>(frame_height)};
   const float pad[2] = {static_cast<float>(g.pad_x), static_cast<float>(g.pad_y)};
   for (int64_t k = 0; k < count * 4; ++k) {
     const int axis = k % 2;  // x1, y1, x2, y2
     const float v = (boxes[k] - pad[axis]) / g.scale;
-    boxes[k] = std::min(max_xy[axis], std::max(0.0f, v));
+    boxes[k] = clip ? std::min(max_xy[axis], std::max(0.0f, v)) : v;
   }
 }
 

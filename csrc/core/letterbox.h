@@ -24,9 +24,9 @@ LetterboxGeometry letterbox_geometry(int height, int width, int size);
 void letterbox(const uint8_t* src, int height, int width, int64_t row_stride, int channels,
                int size, uint8_t pad, uint8_t* dst, int num_threads = 0);
 
-// (K, 4) x1, y1, x2, y2 boxes from network-input pixels to frame pixels,
-// clipped to the frame, in place: x_frame = (x_net - pad_x) / r.
+// (K, 4) x1, y1, x2, y2 boxes from network-input pixels to frame pixels, in
+// place: x_frame = (x_net - pad_x) / r; clipped to the frame when `clip`.
 void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int frame_height,
-                    int frame_width);
+                    int frame_width, bool clip);
 
 }  // namespace fassst

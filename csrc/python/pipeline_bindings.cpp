@@ -42,14 +42,14 @@ py::tuple letterbox_py(const U8Array& image, int size, int pad, int num_threads)
 }
 
 F32Array boxes_to_frame_py(const F32Array& boxes, float scale, int pad_x, int pad_y, int height,
-                           int width) {
+                           int width, bool clip) {
   if (boxes.ndim() != 2 || boxes.shape(1) != 4)
     throw InvalidArgument("boxes_to_frame: boxes must have shape (K, 4)");
   if (!(scale > 0.0f)) throw InvalidArgument(message("boxes_to_frame: scale must be > 0, got ", scale));
   F32Array out({boxes.shape(0), py::ssize_t{4}});
   std::copy(boxes.data(), boxes.data() + boxes.size(), out.mutable_data());
   LetterboxGeometry g{scale, 0, 0, pad_x, pad_y, 0};
-  boxes_to_frame(out.mutable_data(), boxes.shape(0), g, height, width);
+  boxes_to_frame(out.mutable_data(), boxes.shape(0), g, height, width, clip);
   return out;
 }
 
@@ -103,7 +103,7 @@ void register_pipeline(py::module_& m) {
   m.def("letterbox", &letterbox_py, py::arg("image").noconvert(), py::arg("size"), py::arg("pad") = 114,
         py::arg("num_threads") = 0);
   m.def("boxes_to_frame", &boxes_to_frame_py, py::arg("boxes").noconvert(), py::arg("scale"),
-        py::arg("pad_x"), py::arg("pad_y"), py::arg("height"), py::arg("width"));
+        py::arg("pad_x"), py::arg("pad_y"), py::arg("height"), py::arg("width"), py::arg("clip") = true);
   m.def("select", &select_py, py::arg("boxes").noconvert(), py::arg("scores").noconvert(),
         py::arg("score_threshold"), py::arg("nms_threshold"), py::arg("max_instances"));
   m.def("paste_masks", &paste_py, py::arg("box_masks").noconvert(), py::arg("boxes").noconvert(),

@@ -1,0 +1,50 @@
+"""``fassst-rt info MODEL``: what a model is (metadata, graphs' inputs and
+outputs, classes, file sizes)."""
+
+import json
+import os
+
+from .backends import open_backend
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="NAME.onnx or NAME.plan")
+    parser.add_argument("--json", action="store_true", help="print the metadata document as JSON")
+
+
+def run(args) -> int:
+    backend = open_backend(args.model, device="cpu") if args.model.endswith(".onnx") else open_backend(args.model)
+    m = backend.metadata
+    try:
+        if args.json:
+            print(m.to_json())
+            return 0
+        files = [backend.path, getattr(backend, "tail_path", None)]
+        print("model       {} ({} backend)".format(args.model, backend.name))
+        for f in files:
+            if f:
+                print("  file      {} ({:.2f} MB)".format(f, os.path.getsize(f) / 1e6))
+        print("input       {0} x {0} ({1}, mean {2}, std {3})".format(m.input_size, m.channel_order, m.mean, m.std))
+        if m.uint16_mapping:
+            print("16-bit      {}".format(json.dumps(m.uint16_mapping)))
+        print("grid        S = {} ({} instances at most per input)".format(m.grid_size, m.num_cells))
+        print("masks       M = {} channels, ROI S1 = {}, box masks {}x{}, strides {}".format(
+            m.mask_channels, m.roi_size, 2 * m.roi_size, 2 * m.roi_size, m.strides))
+        print("classes     {}".format(", ".join("{}: {}".format(i, n) for i, n in enumerate(m.class_names))))
+        print("selection   score >= {}, NMS IoU > {}, at most {}".format(
+            m.score_threshold, m.nms_threshold, m.max_instances))
+        if m.tile:
+            print("tiling      {} px tiles, {} px overlap".format(m.tile["size"], m.tile["overlap"]))
+        sessions = [("frame", getattr(backend, "frame_session", None)), ("tail", getattr(backend, "tail_session", None))]
+        for name, session in sessions:
+            if session is None:
+                continue
+            for i in session.get_inputs():
+                print("{:<11s} in  {} {} {}".format(name, i.name, i.shape, i.type))
+            for o in session.get_outputs():
+                print("{:<11s} out {} {} {}".format(name, o.name, o.shape, o.type))
+        for key, value in sorted(m.extra.items()):
+            print("{:<11s} {}".format(key, json.dumps(value)[:200]))
+    finally:
+        backend.close()
+    return 0

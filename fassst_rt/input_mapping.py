@@ -1,0 +1,65 @@
+"""How frames of other kinds become the 8-bit, 3-channel images a model sees.
+
+The rule for 16-bit frames is part of a model's metadata
+(``input_mapping.uint16``), so the runtime maps frames exactly as the data the
+model was trained on was mapped. Rules (JSON objects):
+
+- ``{"kind": "percentile", "low": 0.5, "high": 99.5}``: per frame, the low and
+  high percentiles (NumPy's linear interpolation) map to 0 and 255, linearly,
+  clipped, rounded to nearest;
+- ``{"kind": "linear", "min": 0, "max": 65535}``: fixed bounds, same formula.
+"""
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+PERCENTILE_0_5_99_5 = {"kind": "percentile", "low": 0.5, "high": 99.5}
+
+
+def map_to_uint8(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
+    """Maps a 16-bit (or any integer / float) single-channel frame to uint8 by ``rule``."""
+    values = np.asarray(frame, dtype=np.float64)
+    kind = rule.get("kind") if isinstance(rule, dict) else None
+    if kind == "percentile":
+        low, high = np.percentile(values, [float(rule["low"]), float(rule["high"])])
+    elif kind == "linear":
+        low, high = float(rule["min"]), float(rule["max"])
+    else:
+        raise ValueError("unknown 16-bit mapping rule {!r} (expected kind 'percentile' or 'linear')"
+                         .format(rule))
+    span = high - low
+    if span <= 0:  # a flat frame: everything at the low end
+        return np.zeros(values.shape, np.uint8)
+    scaled = (values - low) * (255.0 / span)
+    return np.floor(np.clip(scaled, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+def frame_to_uint8_rgb_or_bgr(frame: Any, uint16_rule: Optional[Dict[str, Any]],
+                              name: str = "frame") -> np.ndarray:
+    """Any supported frame -> (H, W, 3) uint8, channel order unchanged.
+
+    Accepted: uint8 (H, W), (H, W, 1), (H, W, 3), (H, W, 4) (alpha dropped);
+    uint16 (H, W) or (H, W, 1) when the model has a 16-bit rule. Grey frames
+    are replicated to three channels."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError("{} must be a NumPy array (H, W, 3) uint8, got {}".format(name, type(frame).__name__))
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):
+        raise ValueError("{} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {}"
+                         .format(name, frame.shape))
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise ValueError("{} is empty: shape {}".format(name, frame.shape))
+    if frame.dtype == np.uint16:
+        if frame.ndim != 2:
+            raise ValueError("{}: 16-bit frames must be single-channel, got shape {}".format(name, frame.shape))
+        if uint16_rule is None:
+            raise ValueError("{}: this model defines no mapping for 16-bit frames; convert the frame "
+                             "to 8-bit first".format(name))
+        frame = map_to_uint8(frame, uint16_rule)
+    elif frame.dtype != np.uint8:
+        raise TypeError("{} must be uint8 (or uint16 single-channel), got {}".format(name, frame.dtype))
+    if frame.ndim == 2:
+        return np.repeat(frame[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(frame[:, :, :3])
