@@ -2,12 +2,16 @@
 
 The rule for 16-bit frames is part of a model's metadata
 (``input_mapping.uint16``), so the runtime maps frames exactly as the data the
-model was trained on was mapped. Rules (JSON objects):
+model was trained on was mapped (the data converter calls the same function).
+Rules (JSON objects):
 
-- ``{"kind": "percentile", "low": 0.5, "high": 99.5}``: per frame, the low and
-  high percentiles (NumPy's linear interpolation) map to 0 and 255, linearly,
-  clipped, rounded to nearest;
-- ``{"kind": "linear", "min": 0, "max": 65535}``: fixed bounds, same formula.
+- ``{"kind": "percentile", "low": 0.5, "high": 99.5}``: lo, hi = the low and
+  high percentiles of this frame (NumPy's linear interpolation);
+- ``{"kind": "window", "min": 0, "max": 65535}``: fixed lo, hi;
+- ``{"kind": "identity"}``: values already in 0..255.
+
+then ``floor(clip((v - lo) / (hi - lo), 0, 1) * 255 + 0.5)`` in float64 (all 0
+when hi <= lo).
 """
 
 from typing import Any, Dict, Optional
@@ -18,21 +22,30 @@ PERCENTILE_0_5_99_5 = {"kind": "percentile", "low": 0.5, "high": 99.5}
 
 
 def map_to_uint8(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
-    """Maps a 16-bit (or any integer / float) single-channel frame to uint8 by ``rule``."""
-    values = np.asarray(frame, dtype=np.float64)
+    """Maps a single-channel frame ((H, W) or (H, W, 1), any integer or float
+    dtype) to (H, W) uint8 by ``rule``."""
+    f = np.asarray(frame)
+    if f.ndim == 3 and f.shape[2] == 1:
+        f = f[:, :, 0]
+    if f.ndim != 2 or f.size == 0:
+        raise ValueError("map_to_uint8 expects a non-empty single-channel frame (H, W), got shape {}"
+                         .format(f.shape))
     kind = rule.get("kind") if isinstance(rule, dict) else None
+    if kind == "identity":
+        if f.min() < 0 or f.max() > 255:
+            raise ValueError("identity mapping needs values in 0..255, got {}..{}".format(f.min(), f.max()))
+        return np.floor(f.astype(np.float64) + 0.5).astype(np.uint8)
     if kind == "percentile":
-        low, high = np.percentile(values, [float(rule["low"]), float(rule["high"])])
-    elif kind == "linear":
-        low, high = float(rule["min"]), float(rule["max"])
+        lo, hi = (float(v) for v in np.percentile(f, [float(rule["low"]), float(rule["high"])]))
+    elif kind == "window":
+        lo, hi = float(rule["min"]), float(rule["max"])
     else:
-        raise ValueError("unknown 16-bit mapping rule {!r} (expected kind 'percentile' or 'linear')"
+        raise ValueError("unknown 16-bit mapping rule {!r} (known kinds: percentile, window, identity)"
                          .format(rule))
-    span = high - low
-    if span <= 0:  # a flat frame: everything at the low end
-        return np.zeros(values.shape, np.uint8)
-    scaled = (values - low) * (255.0 / span)
-    return np.floor(np.clip(scaled, 0.0, 255.0) + 0.5).astype(np.uint8)
+    if hi <= lo:
+        return np.zeros(f.shape, np.uint8)
+    scaled = np.clip((f.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0) * 255.0
+    return np.floor(scaled + 0.5).astype(np.uint8)
 
 
 def frame_to_uint8_rgb_or_bgr(frame: Any, uint16_rule: Optional[Dict[str, Any]],
