@@ -26,7 +26,9 @@ class Segmenter:
 
     Args:
         path: ``NAME.onnx`` (ONNX Runtime) or ``NAME.plan`` (TensorRT); the
-            tail graph and metadata are found beside it.
+            tail graph and metadata are found beside it. An already opened
+            :class:`~fassst_rt.backends.Backend` is accepted too (the PyTorch
+            reference model runs this way).
         backend: "auto" (from the suffix) or a registered backend name.
         device: where the backend runs: "auto", "cpu" or "cuda".
         score_threshold, nms_threshold, max_instances: selection; the model's
@@ -47,16 +49,19 @@ class Segmenter:
     throughput on several cores, give each thread its own Segmenter.
     """
 
-    def __init__(self, path: str, backend: str = "auto", device: str = "auto",
+    def __init__(self, path: Union[str, Backend], backend: str = "auto", device: str = "auto",
                  score_threshold: Optional[float] = None, nms_threshold: Optional[float] = None,
                  max_instances: Optional[int] = None, tile: TileSpec = None,
                  channel_order: str = "bgr", num_threads: Optional[int] = None) -> None:
         if channel_order not in ("bgr", "rgb"):
             raise ValueError("channel_order must be 'bgr' or 'rgb', got {!r}".format(channel_order))
-        options = {"device": device}
-        if num_threads is not None:
-            options["num_threads"] = num_threads
-        self._backend = open_backend(path, backend, **options)  # type: Optional[Backend]
+        if isinstance(path, Backend):
+            self._backend = path  # type: Optional[Backend]
+        else:
+            options = {"device": device}  # type: Dict[str, object]
+            if num_threads is not None:
+                options["num_threads"] = num_threads
+            self._backend = open_backend(path, backend, **options)
         m = self._backend.metadata
         self.metadata = m
         self.path = str(path)
