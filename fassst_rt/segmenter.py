@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import processing
-from .backends import Backend, open_backend
+from .backends import Backend, ModelError, open_backend
 from .input_mapping import frame_to_uint8_rgb_or_bgr
 from .results import Instances
 from .tiling import in_core, tile_grid
@@ -160,6 +160,7 @@ class Segmenter:
                                 for lb in letterboxes])
         t1 = time.perf_counter()
         frame = backend.run_frame(batch)
+        self._check_frame_outputs(frame, len(images))
         t2 = time.perf_counter()
         selections = [processing.select(frame.boxes[b], frame.scores[b], self.score_threshold,
                                          self.nms_threshold, self.max_instances)
@@ -194,6 +195,21 @@ class Segmenter:
                 image_size=(h, w), timings=timings))
             start += k
         return results
+
+    def _check_frame_outputs(self, frame, batch: int) -> None:
+        """Graph outputs must agree with the metadata (symbolic dimensions in a
+        graph can only be checked once it has run)."""
+        m = self.metadata
+        expected = {"boxes": (batch, m.num_cells, 4), "scores": (batch, m.num_cells, m.num_classes)}
+        for name, shape in expected.items():
+            got = tuple(np.shape(getattr(frame, name)))
+            if got != shape:
+                raise ModelError("{}: the frame graph's '{}' has shape {}, but the metadata says {}"
+                                 .format(self.path, name, got, shape))
+        channels = tuple(getattr(frame.p1, "shape", ()))[1:2]
+        if channels != (m.mask_channels,):
+            raise ModelError("{}: p1 has {} channels, the metadata says mask_channels = {}"
+                             .format(self.path, channels, m.mask_channels))
 
     def _run_tiled(self, image: np.ndarray, spec: Tuple[int, int]) -> Instances:
         h, w = image.shape[:2]

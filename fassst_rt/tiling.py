@@ -27,11 +27,12 @@ class Tile(NamedTuple):
 
 
 def _starts(length: int, size: int, overlap: int) -> List[int]:
+    """The fewest tiles whose neighbours overlap by >= overlap, evenly spaced."""
     if length <= size:
         return [0]
-    step = size - overlap
-    starts = list(range(0, length - size, step)) + [length - size]
-    return sorted(set(starts))
+    count = -(-(length - overlap) // (size - overlap))  # ceil
+    span = length - size
+    return [int(round(i * span / (count - 1))) for i in range(count)]
 
 
 def tile_grid(height: int, width: int, size: int, overlap: int) -> List[Tile]:
