@@ -1,0 +1,79 @@
+"""The fassst-rt command line in a subprocess, on real files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2", reason="the CLI reads and writes images with OpenCV")
+pytest.importorskip("onnxruntime", reason="the CLI runs ONNX models with onnxruntime")
+
+TINY = os.path.join(os.path.dirname(__file__), "data", "tiny", "tiny.onnx")
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fassst_rt.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or os.path.dirname(os.path.abspath(TINY)))
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), rng.integers(0, 256, (90, 130, 3), dtype=np.uint8))
+    return path
+
+
+def test_segment_an_image_writes_overlay_and_json(image_file, tmp_path):
+    out = tmp_path / "out" / "overlay.png"
+    r = cli("segment", str(image_file), "--model", TINY, "-o", str(out), "--json", "--score-threshold", "0")
+    assert r.returncode == 0, r.stderr
+    assert "36 instances" in r.stdout
+    overlay = cv2.imread(str(out))
+    assert overlay.shape == (90, 130, 3)
+    doc = json.loads((tmp_path / "out" / "overlay.json").read_text())
+    assert len(doc["instances"]) == 36 and doc["image_size"] == [90, 130]
+
+
+def test_segment_a_folder(image_file, tmp_path):
+    cv2.imwrite(str(image_file.parent / "second.jpg"), np.zeros((40, 40, 3), np.uint8))
+    out = tmp_path / "results"
+    r = cli("segment", str(image_file.parent), "--model", TINY, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(out)) == ["frame.png", "second.png"]
+
+
+def test_segment_a_video(tmp_path):
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    out = tmp_path / "annotated.mp4"
+    r = cli("segment", str(video), "--model", TINY, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "5 frames" in r.stdout
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+
+
+def test_info_describes_the_model():
+    r = cli("info", TINY)
+    assert r.returncode == 0, r.stderr
+    assert "S = 6 (36 instances" in r.stdout and "0: disc" in r.stdout
+    doc = json.loads(cli("info", TINY, "--json").stdout)
+    assert doc["grid_size"] == 6
+
+
+def test_errors_are_one_line(tmp_path):
+    r = cli("segment", str(tmp_path / "missing.png"), "--model", TINY)
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "missing.png: no such image file" in r.stderr
+    r = cli("segment", str(tmp_path / "missing.png"), "--model", str(tmp_path / "nope.onnx"))
+    assert "nope.onnx: the model's frame graph does not exist" in r.stderr
+    r = cli("segment", str(tmp_path / "missing.png"), "--model", TINY, "--debug")
+    assert "Traceback" in r.stderr
+    assert cli("frobnicate").returncode == 2

@@ -1,0 +1,92 @@
+"""Export: the exported graphs (ONNX Runtime + the RFF kernel) against the
+PyTorch model on real photos, under the parity rule; a broken export is
+caught."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="export needs PyTorch (the training extra)")
+onnx = pytest.importorskip("onnx", reason="export needs onnx")
+skimage_data = pytest.importorskip("skimage.data", reason="real photos come from scikit-image")
+
+from fassst_rt import Segmenter  # noqa: E402
+from fassst_rt.train.checkpoint import save_checkpoint  # noqa: E402
+from fassst_rt.train.config import ModelConfig  # noqa: E402
+from fassst_rt.train.export import ExportError, check_parity, export_checkpoint  # noqa: E402
+from fassst_rt.train.network import FASSST  # noqa: E402
+
+
+def photos():
+    """Real photos bundled with scikit-image, as BGR frames."""
+    return [np.ascontiguousarray(skimage_data.astronaut()[:, :, ::-1]),
+            np.ascontiguousarray(skimage_data.coffee()[:, :, ::-1]),
+            np.ascontiguousarray(np.dstack([skimage_data.camera()] * 3))]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(1)
+    config = ModelConfig(input_size=160, width_mult=0.35, S=5, num_classes=3, M=16, tail_channels=16,
+                         S1=12, iam_channels=32)
+    model = FASSST(config)
+    tmp = tmp_path_factory.mktemp("export")
+    checkpoint = save_checkpoint(tmp / "model.pt", model, config)
+    out = str(tmp / "model.onnx")
+    metadata = export_checkpoint(str(checkpoint), out, check_frames=photos()[:1], score_threshold=0.3)
+    return model, out, metadata
+
+
+def test_export_writes_both_graphs_and_metadata(exported):
+    _, out, metadata = exported
+    proto = onnx.load(out)
+    assert proto.opset_import[0].version <= 17
+    doc = json.loads({p.key: p.value for p in proto.metadata_props}["fassst"])
+    assert doc["grid_size"] == 5 and doc["roi_size"] == 12 and len(doc["class_names"]) == 3
+    assert doc["tail_sha256"] == metadata.tail_sha256
+    tail = onnx.load(out.replace(".onnx", ".tail.onnx"))
+    assert tail.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "K"
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.0])
+def test_exported_model_matches_pytorch_on_real_photos(exported, threshold):
+    model, out, _ = exported
+    assert check_parity(model, out, photos(), score_threshold=threshold) == []
+
+
+def test_tiled_parity(exported):
+    model, out, _ = exported
+    assert check_parity(model, out, photos()[:1], score_threshold=0.0, tile=(256, 64)) == []
+
+
+def test_a_broken_export_is_caught(exported, tmp_path):
+    """Perturbing the exported tail's weights must break parity."""
+    model, out, _ = exported
+    tail = onnx.load(out.replace(".onnx", ".tail.onnx"))
+    weight = max(tail.graph.initializer, key=lambda t: len(t.raw_data))
+    values = onnx.numpy_helper.to_array(weight) * 3.0 + 0.5
+    weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
+    broken = tmp_path / "broken.onnx"
+    frame = onnx.load(out)
+    doc = json.loads(frame.metadata_props[0].value)
+    doc["tail_sha256"] = None  # let it load: the parity check is what must fail
+    frame.metadata_props[0].value = json.dumps(doc)
+    onnx.save(frame, str(broken))
+    onnx.save(tail, str(tmp_path / "broken.tail.onnx"))
+    problems = check_parity(model, str(broken), photos()[:1], score_threshold=0.0)
+    assert any("mask IoU" in p for p in problems)
+
+
+def test_export_refuses_opset_above_17(exported, tmp_path):
+    model, _, _ = exported
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model, model.config)
+    with pytest.raises(ExportError, match=r"opset 18 is above 17"):
+        export_checkpoint(str(checkpoint), str(tmp_path / "m.onnx"), opset=18)
+
+
+def test_exported_model_runs_in_a_segmenter(exported):
+    _, out, _ = exported
+    with Segmenter(out, device="cpu", score_threshold=0.0) as s:
+        result = s.run(photos()[1])
+    assert len(result) == 25 and result.masks.shape[1:] == photos()[1].shape[:2]
