@@ -55,6 +55,10 @@ class OnnxRuntimeBackend(Backend):
                  num_threads: Optional[int] = None) -> None:
         ort = _import_ort()
         self.path = os.fspath(path)
+        if self.path.endswith(".portable.onnx"):
+            raise ModelError("{}: a portable single-graph export runs in ONNX Runtime (or another "
+                             "runtime) directly, not in a Segmenter: see docs/portable.md; give the "
+                             "Segmenter the two-graph NAME.onnx".format(self.path))
         self.tail_path = tail_path_for(self.path)
         for p, what in ((self.path, "frame graph"), (self.tail_path, "tail graph")):
             if not os.path.isfile(p):

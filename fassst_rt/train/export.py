@@ -130,6 +130,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--score-threshold", type=float, default=0.3)
     parser.add_argument("--nms-threshold", type=float, default=0.5)
     parser.add_argument("--max-instances", type=int, default=None)
+    parser.add_argument("--portable", action="store_true",
+                        help="also write NAME.portable.onnx: the whole pipeline in one standard-op graph "
+                             "(thresholds baked in; docs/portable.md), checked on the same frames")
 
 
 def _training_info(checkpoint: str) -> dict:
@@ -180,4 +183,9 @@ def run(args) -> int:
     print(f"exported {args.output} and {tail_path_for(args.output)} "
           f"({len(metadata.class_names)} classes, input {metadata.input_size}); "
           f"parity with PyTorch checked on {len(frames)} frames")
+    if args.portable:
+        from .portable import export_portable
+        path = export_portable(args.output, None, args.score_threshold, args.nms_threshold,
+                               args.max_instances, check_frames=frames)
+        print(f"exported {path} (one graph; parity with the two-graph runtime checked)")
     return 0
