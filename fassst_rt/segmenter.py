@@ -16,7 +16,7 @@ TileSpec = Union[None, bool, int, Tuple[int, int], Dict[str, int]]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))  # clipped: no overflow warning
 
 
 class Segmenter:

@@ -145,9 +145,9 @@ def _default_check_frames(info: dict) -> list[np.ndarray]:
     """A few frames of the training data (its COCO file names them)."""
     from ..io import read_image
 
-    data = info["train_config"].get("data", {}) if isinstance(info["train_config"], dict) else {}
+    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
     ann = data.get("val_ann") or data.get("train_ann")
-    image_dir = data.get("val_images") or data.get("train_images")
+    image_dir = (data.get("val_images") if data.get("val_ann") else data.get("train_images"))
     if not ann or not os.path.isfile(ann):
         return []
     with open(ann) as f:
@@ -156,7 +156,7 @@ def _default_check_frames(info: dict) -> list[np.ndarray]:
 
 
 def _uint16_from_training(info: dict) -> dict | None:
-    data = info["train_config"].get("data", {}) if isinstance(info["train_config"], dict) else {}
+    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
     ann = data.get("train_ann")
     if ann and os.path.isfile(ann):
         with open(ann) as f:
