@@ -29,6 +29,8 @@ class ModelMetadata:
         grid_size: S, the IAM grid is S x S (n = S*S instances at most).
         mask_channels: M, channels of the pyramid mask layers.
         roi_size: S1, side of the fused ROI features (a multiple of 4).
+        rff: True when the tail takes the ROI feature fusion of p1, p2, p3;
+            False (the paper's Table 9 ablation) when it takes the p1 crop only.
         strides: strides of p1, p2, p3 in input pixels.
         class_names: the labels' names, index = label.
         score_threshold, nms_threshold, max_instances: selection defaults.
@@ -67,6 +69,9 @@ class ModelMetadata:
         if self.roi_size % 4:
             raise MetadataError("{}: roi_size must be a multiple of 4, got {}".format(source, self.roi_size))
         self.strides = self._floats(doc, "strides", 3, "strides")
+        self.rff = doc.get("rff", True)
+        if not isinstance(self.rff, bool):
+            raise MetadataError("{}: rff must be true or false, got {!r}".format(source, self.rff))
         names = doc.get("class_names")
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise MetadataError("{}: class_names must be a non-empty list of strings, got {!r}"
@@ -84,7 +89,7 @@ class ModelMetadata:
         self.tile = tile  # type: Optional[Dict[str, int]]
         self.tail_sha256 = doc.get("tail_sha256")
         known = {"format", "version", "input_size", "input_mapping", "grid_size", "mask_channels",
-                 "roi_size", "strides", "class_names", "score_threshold", "nms_threshold",
+                 "roi_size", "strides", "rff", "class_names", "score_threshold", "nms_threshold",
                  "max_instances", "tile", "tail_sha256"}
         self.extra = {k: v for k, v in doc.items() if k not in known}
 
@@ -128,7 +133,8 @@ class ModelMetadata:
             "input_mapping": dict(self.input_mapping, channel_order=self.channel_order,
                                   mean=self.mean, std=self.std, uint16=self.uint16_mapping),
             "grid_size": self.grid_size, "mask_channels": self.mask_channels,
-            "roi_size": self.roi_size, "strides": self.strides, "class_names": self.class_names,
+            "roi_size": self.roi_size, "strides": self.strides, "rff": self.rff,
+            "class_names": self.class_names,
             "score_threshold": self.score_threshold, "nms_threshold": self.nms_threshold,
             "max_instances": self.max_instances, "tile": self.tile, "tail_sha256": self.tail_sha256,
         })
@@ -153,7 +159,7 @@ def make_metadata(*, input_size: int, grid_size: int, mask_channels: int, roi_si
                   uint16: Optional[Dict[str, Any]] = None, score_threshold: float = 0.3,
                   nms_threshold: float = 0.5, max_instances: Optional[int] = None,
                   tile: Optional[Dict[str, int]] = None, tail_sha256: Optional[str] = None,
-                  **extra: Any) -> ModelMetadata:
+                  rff: bool = True, **extra: Any) -> ModelMetadata:
     """Builds (and validates) the metadata of an exported model."""
     doc = dict(extra)
     doc.update({
@@ -161,7 +167,7 @@ def make_metadata(*, input_size: int, grid_size: int, mask_channels: int, roi_si
         "input_mapping": {"channel_order": "rgb", "mean": [float(m) for m in mean],
                           "std": [float(s) for s in std], "uint16": uint16},
         "grid_size": int(grid_size), "mask_channels": int(mask_channels), "roi_size": int(roi_size),
-        "strides": [float(s) for s in strides], "class_names": list(class_names),
+        "strides": [float(s) for s in strides], "rff": bool(rff), "class_names": list(class_names),
         "score_threshold": float(score_threshold), "nms_threshold": float(nms_threshold),
         "max_instances": int(max_instances if max_instances is not None else grid_size ** 2),
         "tile": tile, "tail_sha256": tail_sha256,

@@ -38,11 +38,15 @@ class Backend:
 
     def fuse_and_tail(self, frame: FrameOutputs, rois: np.ndarray) -> np.ndarray:
         """ROI feature fusion of ``rois`` (K, 5) [batch_index, x1, y1, x2, y2]
-        on the frame's pyramid, then the tail: (K, 1, 2 S1, 2 S1) logits.
-        Backends that keep the pyramid on a GPU override this."""
+        on the frame's pyramid (or the p1 crop alone for a model trained
+        without RFF), then the tail: (K, 1, 2 S1, 2 S1) logits. Backends that
+        keep the pyramid on a GPU override this."""
         m = self.metadata
-        fused = ops.roi_fuse(frame.p1, frame.p2, frame.p3, rois, m.roi_size, tuple(m.strides))
-        return self.run_tail(fused)
+        if m.rff:
+            features = ops.roi_fuse(frame.p1, frame.p2, frame.p3, rois, m.roi_size, tuple(m.strides))
+        else:
+            features = ops.roi_crop(frame.p1, rois, m.roi_size, m.strides[0])
+        return self.run_tail(features)
 
     def close(self) -> None:
         """Releases the backend's resources (idempotent)."""

@@ -35,7 +35,7 @@ def metadata_for(model: FASSST, uint16: dict | None = None, tile: dict | None = 
     return make_metadata(
         input_size=cfg.input_size, grid_size=cfg.S, mask_channels=cfg.M, roi_size=cfg.S1,
         class_names=cfg.names(), strides=tuple(cfg.strides), mean=cfg.mean, std=cfg.std, uint16=uint16,
-        score_threshold=score_threshold, nms_threshold=nms_threshold,
+        score_threshold=score_threshold, nms_threshold=nms_threshold, rff=cfg.use_rff,
         max_instances=max_instances, tile=tile, tail_sha256=tail_sha256, **extra)
 
 

@@ -90,3 +90,14 @@ def test_exported_model_runs_in_a_segmenter(exported):
     with Segmenter(out, device="cpu", score_threshold=0.0) as s:
         result = s.run(photos()[1])
     assert len(result) == 25 and result.masks.shape[1:] == photos()[1].shape[:2]
+
+
+def test_a_model_without_rff_exports_and_matches(tmp_path):
+    """The Table 9 ablation model (tail fed with R1 only): the metadata says
+    so and the runtime crops p1 instead of fusing."""
+    torch.manual_seed(2)
+    config = ModelConfig(input_size=128, width_mult=0.35, S=4, num_classes=2, M=8, tail_channels=8,
+                         S1=8, iam_channels=16, use_rff=False)
+    checkpoint = save_checkpoint(tmp_path / "norff.pt", FASSST(config), config)
+    metadata = export_checkpoint(str(checkpoint), str(tmp_path / "norff.onnx"), check_frames=photos()[:2])
+    assert metadata.rff is False
