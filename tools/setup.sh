@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Creates a virtual environment and installs fassst_rt into it.
 #
-#   bash tools/setup.sh            inference + benchmarks: .[cpu,bench]
-#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,bench,train,test]
+#   bash tools/setup.sh            inference, data fetcher, benchmarks: .[cpu,data,bench]
+#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,data,bench,train,test]
 #
 # Environment: VENV (default .venv), PYTHON (default python3.11, else python3),
+# EXTRAS (overrides the extras chosen above),
 # FASSST_WITH_CUDA (OFF | AUTO | ON, default AUTO: CUDA kernels when a CUDA
 # compiler and its static runtime are found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="cpu,bench"
+extras="cpu,data,bench"
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="cpu,bench,train,test" ;;
+    --dev) extras="cpu,data,bench,train,test" ;;
     *) echo "setup.sh: unknown option '$arg' (expected --dev)" >&2; exit 2 ;;
   esac
 done
 
+extras="${EXTRAS:-$extras}"
 venv="${VENV:-.venv}"
 python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
