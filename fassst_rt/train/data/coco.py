@@ -1,0 +1,162 @@
+"""A COCO-format instance data set for training, letterboxed exactly as the runtime does.
+
+An item is ``(image, target)``:
+
+- ``image``: float32 tensor (3, S, S), RGB, ``(x / 255 - mean) / std`` of the letterboxed
+  image (padding value 114 before normalisation), S = ``input_size``;
+- ``target``: dict with ``boxes`` (N, 4) float32 x1, y1, x2, y2 in input pixels (the extent of
+  each letterboxed mask: pixel u covers [u, u + 1)), ``labels`` (N,) int64 0-based (index into
+  ``class_names``, the categories sorted by id), ``masks`` (N, S, S) uint8 0/1, ``image_id``
+  (int), ``scale`` (float) and ``pad`` ((pad_x, pad_y) ints) of the letterbox, ``orig_size``
+  ((H, W) of the image file), ``window`` ((x0, y0, w, h): the part of the (flipped) image that
+  was letterboxed; the whole image without augmentation) and ``flipped`` (bool).
+
+Letterboxing and normalisation are the runtime's own ``fassst_rt.processing.letterbox`` and
+``to_network_input`` (docs/architecture.md, "Pre- and post-processing"),
+applied to the image and, as channels of 0/255, to the masks (a mask pixel is set where the
+resampled value is >= 128; the padding value 114 falls outside). Instances left with fewer
+than ``min_area`` input pixels (cut away by a crop, or too small at this input size) are
+dropped, and boxes are recomputed from the masks that remain. Crowd annotations
+(``iscrowd`` = 1) are skipped.
+
+Augmentation (``augment=True``; :mod:`.augment`): flip, colour jitter, random scale and crop.
+Its randomness is a function of ``(seed, epoch, index)``: call ``set_epoch`` each epoch.
+"""
+
+import contextlib
+import io
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from . import augment as aug
+
+
+def _letterbox(image: np.ndarray, size: int):
+    """The runtime's letterbox (a seam the tests can replace when the compiled core is absent)."""
+    from fassst_rt.processing import letterbox
+
+    return letterbox(image, size)
+
+
+def letterbox_masks(masks: np.ndarray, size: int, chunk: int = 64) -> np.ndarray:
+    """(N, H, W) 0/1 masks -> (N, size, size) uint8 0/1 through the runtime letterbox."""
+    n = masks.shape[0]
+    out = np.zeros((n, size, size), dtype=np.uint8)
+    for start in range(0, n, chunk):
+        part = np.ascontiguousarray(np.moveaxis(masks[start:start + chunk], 0, -1)) * np.uint8(255)
+        lb = np.asarray(_letterbox(part, size).image)
+        if lb.ndim == 2:
+            lb = lb[:, :, None]
+        out[start:start + chunk] = np.moveaxis(lb >= 128, -1, 0)
+    return out
+
+
+def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
+    """(N, H, W) -> (N, 4) float32 x1, y1, x2, y2: [min col, min row, max col + 1, max row + 1]
+    (zeros for an empty mask)."""
+    boxes = np.zeros((masks.shape[0], 4), dtype=np.float32)
+    for i, m in enumerate(masks):
+        cols = np.flatnonzero(m.any(axis=0))
+        rows = np.flatnonzero(m.any(axis=1))
+        if cols.size:
+            boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+    return boxes
+
+
+def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """(S, S, 3) uint8 RGB -> (3, S, S) float32 ``(x / 255 - mean) / std``: the runtime's
+    ``fassst_rt.processing.to_network_input`` (one implementation)."""
+    from fassst_rt.processing import to_network_input
+
+    return np.ascontiguousarray(to_network_input(image, mean, std, bgr=False)[0])
+
+
+class CocoInstanceDataset(torch.utils.data.Dataset):
+    """Instances of a COCO annotation file (``ann_file``) whose images lie in ``image_dir``
+    (default: the annotation file's directory; ``file_name`` is taken relative to it)."""
+
+    def __init__(self, ann_file, image_dir=None, input_size: int = 416, augment: bool = False,
+                 seed: int = 0, mean: Sequence[float] = (0.485, 0.456, 0.406),
+                 std: Sequence[float] = (0.229, 0.224, 0.225), min_area: int = 4,
+                 augment_options: Optional[Dict] = None, image_ids: Optional[Sequence[int]] = None):
+        from pycocotools.coco import COCO
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.coco = COCO(str(ann_file))
+        self.image_dir = str(image_dir) if image_dir is not None else os.path.dirname(
+            os.path.abspath(str(ann_file)))
+        self.input_size = int(input_size)
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.mean = tuple(float(v) for v in mean)
+        self.std = tuple(float(v) for v in std)
+        self.min_area = int(min_area)
+        self.augment_options = dict(augment_options or {})
+        self.cat_ids = sorted(self.coco.getCatIds())
+        self.cat_to_label = {c: i for i, c in enumerate(self.cat_ids)}
+        self.class_names = [self.coco.cats[c]["name"] for c in self.cat_ids]
+        self.image_ids = list(image_ids) if image_ids is not None else sorted(self.coco.getImgIds())
+        self.info = dict(self.coco.dataset.get("info", {}))
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def load(self, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict]:
+        """The raw item: image (H, W, 3) uint8 RGB, masks (N, H, W) uint8, labels (N,) int64,
+        and the image record."""
+        from PIL import Image
+
+        info = self.coco.imgs[self.image_ids[index]]
+        with Image.open(os.path.join(self.image_dir, info["file_name"])) as im:
+            image = np.asarray(im.convert("RGB"))
+        anns = [a for a in self.coco.imgToAnns.get(info["id"], []) if not a.get("iscrowd", 0)]
+        h, w = image.shape[:2]
+        masks = np.zeros((len(anns), h, w), dtype=np.uint8)
+        for i, a in enumerate(anns):
+            m = self.coco.annToMask(a)
+            if m.shape != (h, w):
+                raise ValueError("annotation {} of image {} ({}) has a mask of {} but the image is {}"
+                                 .format(a["id"], info["id"], info["file_name"], m.shape, (h, w)))
+            masks[i] = m
+        labels = np.array([self.cat_to_label[a["category_id"]] for a in anns], dtype=np.int64)
+        return image, masks, labels, info
+
+    def __getitem__(self, index: int):
+        image, masks, labels, info = self.load(index)
+        h, w = image.shape[:2]
+        meta = {"window": (0, 0, w, h), "flipped": False}
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+            image, masks, meta = aug.augment(image, masks, rng, self.augment_options)
+        lb = _letterbox(np.ascontiguousarray(image), self.input_size)
+        lb_image = np.asarray(lb.image)
+        S = self.input_size
+        lb_masks = letterbox_masks(masks, S) if len(masks) else np.zeros((0, S, S), np.uint8)
+        keep = lb_masks.sum(axis=(1, 2)) >= max(1, self.min_area)
+        lb_masks, labels = lb_masks[keep], labels[keep]
+        boxes = boxes_from_masks(lb_masks)
+        target = {
+            "boxes": torch.from_numpy(boxes),
+            "labels": torch.from_numpy(labels),
+            "masks": torch.from_numpy(np.ascontiguousarray(lb_masks)),
+            "image_id": int(info["id"]),
+            "scale": float(lb.scale),
+            "pad": (int(lb.pad_x), int(lb.pad_y)),
+            "orig_size": (int(h), int(w)),
+            "window": tuple(int(v) for v in meta["window"]),
+            "flipped": bool(meta["flipped"]),
+        }
+        return torch.from_numpy(normalize(lb_image, self.mean, self.std)), target
+
+
+def collate(batch: List):
+    """[(image, target), ...] -> (images (B, 3, S, S) float32, [target, ...])."""
+    images = torch.stack([b[0] for b in batch], dim=0)
+    return images, [b[1] for b in batch]

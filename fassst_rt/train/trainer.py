@@ -1,0 +1,490 @@
+"""The training loop and the ``fassst-rt train`` command.
+
+``train(config)`` runs a ``TrainConfig``: data (a COCO file, or a synthetic set
+generated under ``out_dir``), the model, the optimiser (SGD or AdamW with
+linear warm-up and a cosine decay), a tqdm progress bar, log lines every
+``log_every`` iterations (loss parts, lr, it/s, assignment drops) to the
+console, ``out_dir/train.log`` and ``out_dir/log.jsonl``, checkpoints every
+``checkpoint_every`` iterations and at the end (``ckpt_NNNNNNN.pt``, the last
+three kept, and ``last.pt``; ``final.pt`` at the end), and ``resume``.
+
+Determinism: the model is initialised from ``seed``; epoch e visits the data
+in the order of a permutation drawn from ``(seed, e)``; the data set's
+augmentation is a function of ``(seed, epoch, index)``; the mask-instance
+sampling uses a generator whose state the checkpoints keep. With
+``num_workers`` = 0 on the CPU, a run resumed from a checkpoint continues
+exactly as the uninterrupted run (tests/train/test_training.py checks it).
+
+``add_arguments(parser)`` / ``run(args)`` are the CLI: ``--config FILE`` (JSON,
+or YAML with PyYAML), ``--preset``, then options that override the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import math
+import os
+import random
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import (PRESETS, ConfigError, ModelConfig, TrainConfig, load_config_file, preset,
+                     save_train_config)
+from .losses import FassstLoss
+from .network import FASSST, load_imagenet_backbone
+
+__all__ = ["train", "add_arguments", "run", "build_dataset", "lr_at"]
+
+log = logging.getLogger("fassst_rt.train")
+KEEP_CHECKPOINTS = 3
+
+
+# ---------------------------------------------------------------- helpers
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def lr_at(config: TrainConfig, iteration: int, total: int) -> float:
+    """Learning rate of an iteration: linear warm-up from lr/1000, then constant
+    or cosine to ``min_lr_ratio * lr`` at the last iteration."""
+    base = config.lr
+    if config.warmup_iters and iteration < config.warmup_iters:
+        f = (iteration + 1) / config.warmup_iters
+        return base * (0.001 + 0.999 * f)
+    if config.lr_schedule == "constant":
+        return base
+    span = max(1, total - config.warmup_iters)
+    t = min(1.0, (iteration - config.warmup_iters) / span)
+    lo = config.min_lr_ratio
+    return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _synthetic(out_dir: str, name: str, num: int, size: int, seed: int) -> str:
+    """A synthetic set under out_dir/synthetic/name, reused when it matches."""
+    from .data import synthetic
+
+    where = os.path.join(out_dir, "synthetic", name)
+    ann = os.path.join(where, "annotations.json")
+    if os.path.isfile(ann):
+        try:
+            with open(ann) as f:
+                d = json.load(f)
+            if (len(d.get("images", [])) == num and d.get("info", {}).get("seed") == seed
+                    and d.get("info", {}).get("size") == [size, size]):
+                return ann
+        except (OSError, ValueError):
+            pass
+    return synthetic.generate(where, num, size=size, seed=seed)
+
+
+def build_dataset(config: TrainConfig, split: str = "train", augment: bool | None = None):
+    """The CocoInstanceDataset of ``split`` ("train" or "val"), or None when the
+    config names no validation data."""
+    from .data.coco import CocoInstanceDataset
+
+    mc = config.model
+    if split == "train":
+        ann, images, num, seed = (config.train_ann, config.train_images, config.synthetic_images,
+                                  config.seed)
+    else:
+        ann, images, num, seed = (config.val_ann, config.val_images,
+                                  config.synthetic_val_images, config.seed + 10007)
+    if not ann:
+        if num > 0:
+            ann = _synthetic(config.out_dir, split, num, mc.input_size, seed)
+            images = ""
+        elif split == "train":
+            raise ConfigError("no training data: set train_ann (COCO JSON) or synthetic_images")
+        else:
+            return None
+    if augment is None:
+        augment = config.augment and split == "train"
+    return CocoInstanceDataset(ann, images or None, input_size=mc.input_size, augment=augment,
+                               seed=config.seed, mean=mc.mean, std=mc.std)
+
+
+def _adopt_classes(mc: ModelConfig, names: list[str]) -> ModelConfig:
+    """The model's classes follow the data set's unless the config names them."""
+    if mc.class_names:
+        if list(mc.class_names) != list(names):
+            raise ConfigError(f"the config's class_names {mc.class_names} differ from the data "
+                              f"set's {names}")
+        return mc
+    return mc.replace(num_classes=len(names), class_names=list(names))
+
+
+def _batches(n: int, batch: int, seed: int, epoch: int) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+    perm = torch.randperm(n, generator=g).tolist()
+    usable = (n // batch) * batch if n >= batch else n
+    return [perm[i:i + batch] for i in range(0, usable, batch)]
+
+
+def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)   # no decay on biases and BN
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+
+
+def _to_device(targets: list[dict], device: torch.device) -> list[dict]:
+    return targets if device.type == "cpu" else [
+        {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in t.items()}
+        for t in targets]
+
+
+class _Logger:
+    def __init__(self, out_dir: str, echo):
+        self.text = open(os.path.join(out_dir, "train.log"), "a", encoding="utf-8")
+        self.jsonl = open(os.path.join(out_dir, "log.jsonl"), "a", encoding="utf-8")
+        self.echo = echo
+
+    def line(self, message: str, record: dict | None = None) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.text.write(f"{stamp} {message}\n")
+        self.text.flush()
+        if record is not None:
+            self.jsonl.write(json.dumps(record) + "\n")
+            self.jsonl.flush()
+        self.echo(message)
+        log.info(message)
+
+    def close(self) -> None:
+        self.text.close()
+        self.jsonl.close()
+
+
+def _prune(out_dir: str) -> None:
+    old = sorted(glob.glob(os.path.join(out_dir, "ckpt_*.pt")))
+    for path in old[:-KEEP_CHECKPOINTS]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------ train
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Trains a model; returns {"checkpoint", "iterations", "history", "model_config",
+    "num_dropped", "num_instances", "out_dir"}."""
+    config.validate()
+    os.makedirs(config.out_dir, exist_ok=True)
+    device = torch.device(config.device_resolved)
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, device)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from .data.coco import collate
+
+    # Denormal floats (tiny gradients, Adam's second moments of them) are very
+    # slow on x86 CPUs: flush them to zero.
+    torch.set_flush_denormal(True)
+
+    resume_state = None
+    resume_path = config.resume
+    if resume_path == "auto":
+        cand = os.path.join(config.out_dir, "last.pt")
+        resume_path = cand if os.path.isfile(cand) else ""
+    if resume_path:
+        resume_state = load_checkpoint(resume_path)
+
+    dataset = build_dataset(config, "train")
+    mc = _adopt_classes(config.model, list(dataset.class_names))
+    if resume_state is not None:
+        saved = ModelConfig.from_dict(resume_state["model_config"])
+        if saved.to_dict() != mc.to_dict():
+            raise ConfigError(f"{resume_path}: its model config differs from this run's; resume "
+                              "with the config it was trained with")
+    config = config.replace(model=mc)
+    save_train_config(config, os.path.join(config.out_dir, "config.json"))
+
+    seed_everything(config.seed)
+    model = FASSST(mc)
+    if config.backbone_weights and resume_state is None:
+        sd = torch.load(config.backbone_weights, map_location="cpu", weights_only=True)
+        if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
+            sd = sd["state_dict"]
+        loaded = load_imagenet_backbone(model, sd)
+        print(f"backbone: {len(loaded)} tensors from {config.backbone_weights}")
+    model = model.to(device)
+    optimizer = _make_optimizer(model, config)
+    loss_gen = torch.Generator().manual_seed(config.seed + 1)
+    criterion = FassstLoss(
+        (config.loss_weights.mask, config.loss_weights.loc, config.loss_weights.cls),
+        config.focal_alpha, config.focal_gamma, config.assign_rule, config.max_mask_instances,
+        config.mask_box_jitter, mask_dice=config.mask_dice)
+
+    batch = min(config.batch_size, len(dataset))
+    if len(dataset) == 0:
+        raise ConfigError("the training set is empty")
+    per_epoch = len(_batches(len(dataset), batch, config.seed, 0))
+    total = config.iterations if config.iterations > 0 else config.epochs * per_epoch
+    start = 0
+    history: list[dict] = []
+    counts = {"instances": 0, "dropped": 0, "moved": 0}
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        if resume_state.get("optimizer"):
+            optimizer.load_state_dict(resume_state["optimizer"])
+        start = int(resume_state["iteration"])
+        rng = resume_state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "loss" in rng:
+            loss_gen.set_state(rng["loss"])
+        m = resume_state.get("metrics", {})
+        history = list(m.get("history", []))
+        counts.update(m.get("counts", {}))
+
+    logger = _Logger(config.out_dir, tqdm.write if config.progress else print)
+    logger.line(f"train: {len(dataset)} images, {mc.num_classes} classes {mc.names()}, "
+                f"{total} iterations ({per_epoch}/epoch, batch {batch}), device {device}, "
+                f"{sum(p.numel() for p in model.parameters())} parameters"
+                + (f", resumed at {start} from {resume_path}" if start else ""))
+
+    def checkpoint(it: int, final: bool = False) -> str:
+        rng = {"torch": torch.get_rng_state(), "loss": loss_gen.get_state()}
+        metrics = {"history": history, "counts": counts}
+        path = os.path.join(config.out_dir, f"ckpt_{it:07d}.pt")
+        save_checkpoint(path, model, mc, config.to_dict(), it, it // per_epoch, optimizer, rng,
+                        metrics)
+        save_checkpoint(os.path.join(config.out_dir, "last.pt"), model, mc, config.to_dict(), it,
+                        it // per_epoch, optimizer, rng, metrics)
+        _prune(config.out_dir)
+        if final:
+            final_path = os.path.join(config.out_dir, "final.pt")
+            save_checkpoint(final_path, model, mc, config.to_dict(), it, it // per_epoch,
+                            None, None, metrics)
+            return final_path
+        return path
+
+    bar = tqdm(total=total, initial=start, disable=not config.progress, dynamic_ncols=True,
+               desc="train")
+    window: dict[str, float] = {}
+    window_n = 0
+    t_window = time.perf_counter()
+    it = start
+    model.train()
+    try:
+        while it < total:
+            epoch, pos = divmod(it, per_epoch)
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+            batches = _batches(len(dataset), batch, config.seed, epoch)[pos:]
+            loader = torch.utils.data.DataLoader(
+                dataset, batch_sampler=batches, collate_fn=collate,
+                num_workers=config.num_workers, persistent_workers=False)
+            for images, targets in loader:
+                if it >= total:
+                    break
+                lr = lr_at(config, it, total)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                images = images.to(device, non_blocking=True)
+                targets = _to_device(targets, device)
+                out = model.forward_train(images)
+                losses = criterion(model, out, targets, loss_gen)
+                if not torch.isfinite(losses.total):
+                    raise FloatingPointError(
+                        f"iteration {it}: the loss is {float(losses.total)} "
+                        f"({losses.parts()}); lower the lr or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                losses.total.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                it += 1
+                counts["instances"] += losses.num_instances
+                counts["dropped"] += losses.num_dropped
+                counts["moved"] += losses.num_moved
+                for k, v in losses.parts().items():
+                    window[k] = window.get(k, 0.0) + v
+                window_n += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(losses.total.detach()):.3f}", lr=f"{lr:.2e}")
+                if it % config.log_every == 0 or it == total:
+                    dt = time.perf_counter() - t_window
+                    rec = {k: v / window_n for k, v in window.items()}
+                    rec.update({"iteration": it, "epoch": epoch, "lr": lr,
+                                "it_per_s": window_n / max(dt, 1e-9),
+                                "dropped": counts["dropped"], "instances": counts["instances"]})
+                    history.append(rec)
+                    logger.line(
+                        f"it {it}/{total} ep {epoch} loss {rec['loss']:.4f} (mask {rec['mask']:.4f}"
+                        f" loc {rec['loc']:.4f} cls {rec['cls']:.4f}) lr {lr:.3g} "
+                        f"{rec['it_per_s']:.2f} it/s, dropped {counts['dropped']}/"
+                        f"{counts['instances']} instances", rec)
+                    window, window_n, t_window = {}, 0, time.perf_counter()
+                if it % config.checkpoint_every == 0 and it < total:
+                    checkpoint(it)
+    finally:
+        bar.close()
+    final = checkpoint(it, final=True)
+    logger.line(f"done: {it} iterations, checkpoint {final}; assignment dropped "
+                f"{counts['dropped']} of {counts['instances']} instances "
+                f"({counts['moved']} placed in a neighbouring cell)")
+    logger.close()
+    return {"checkpoint": final, "iterations": it, "history": history,
+            "model_config": mc.to_dict(), "num_dropped": counts["dropped"],
+            "num_instances": counts["instances"], "out_dir": config.out_dir}
+
+
+# -------------------------------------------------------------------- CLI
+
+_MODEL_OPTIONS = {  # option dest -> ModelConfig field
+    "input_size": "input_size", "width_mult": "width_mult", "head_depth": "head_depth",
+    "grid": "S", "mask_channels": "M", "tail_channels": "tail_channels", "S1": "S1",
+    "iam_channels": "iam_channels",
+}
+_TRAIN_OPTIONS = ("out_dir", "train_ann", "train_images", "val_ann", "val_images",
+                  "backbone_weights", "synthetic_images", "synthetic_val_images", "epochs",
+                  "iterations", "batch_size", "lr", "optimizer", "weight_decay", "num_workers",
+                  "device", "threads", "seed", "log_every", "checkpoint_every", "assign_rule")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``fassst-rt train``. Order of precedence: --preset, then
+    --config FILE (which may itself name a preset), then the options below."""
+    parser.add_argument("--config", metavar="FILE", help="training config (.json, or .yaml "
+                        "with PyYAML); a top-level \"preset\" key starts from that preset")
+    parser.add_argument("--preset", choices=PRESETS,
+                        help="start from a preset (paper: the paper's defaults; cpu_small: ~1 h "
+                        "on 2 CPU cores; tiny: smoke tests)")
+    g = parser.add_argument_group("data")
+    g.add_argument("--train-ann", help="COCO annotation JSON of the training set")
+    g.add_argument("--train-images", help="image folder (default: the JSON's folder)")
+    g.add_argument("--val-ann")
+    g.add_argument("--val-images")
+    g.add_argument("--synthetic-images", type=int, metavar="N",
+                   help="train on N generated synthetic images instead")
+    g.add_argument("--synthetic-val-images", type=int, metavar="N")
+    g.add_argument("--no-augment", action="store_true")
+    g.add_argument("--workers", dest="num_workers", type=int)
+    g = parser.add_argument_group("schedule")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--iterations", type=int, help="> 0 overrides --epochs")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--optimizer", choices=("sgd", "adamw"))
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--assign-rule", choices=("nearest_free", "larger"))
+    g = parser.add_argument_group("model")
+    g.add_argument("--input-size", type=int)
+    g.add_argument("--width-mult", type=float)
+    g.add_argument("--head-depth", type=int)
+    g.add_argument("--grid", type=int, metavar="S", help="IAM grid S (4..9)")
+    g.add_argument("--mask-channels", type=int, metavar="M")
+    g.add_argument("--tail-channels", type=int)
+    g.add_argument("--iam-channels", type=int)
+    g.add_argument("--S1", type=int, help="RFF output size (multiple of 4)")
+    g.add_argument("--no-rff", action="store_true", help="tail fed with R1 only (ablation)")
+    g.add_argument("--backbone-weights", metavar="PTH",
+                   help="start the backbone from MobileNetV2 ImageNet weights (a state dict "
+                   "laid out as torchvision's mobilenet_v2; the width must match)")
+    g = parser.add_argument_group("run")
+    g.add_argument("--out-dir", help="where logs and checkpoints go")
+    g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    g.add_argument("--threads", type=int, help="PyTorch CPU threads (0: default)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--log-every", type=int)
+    g.add_argument("--checkpoint-every", type=int)
+    g.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
+                   help="resume from CKPT (bare --resume: OUT_DIR/last.pt)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, dotted for nested ones (model.M=64); VALUE is JSON "
+                   "or a bare string")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    d: dict[str, Any] = preset(args.preset).to_dict() if getattr(args, "preset", None) else {}
+    if getattr(args, "config", None):
+        file_d = load_config_file(args.config)
+        if "preset" in file_d:
+            d = preset(file_d.pop("preset")).to_dict()
+        for k, v in file_d.items():
+            nested = k in ("model", "loss_weights")
+            if nested and isinstance(v, dict) and isinstance(d.get(k), dict):
+                d[k] = {**d[k], **v}
+            else:
+                d[k] = v
+    d.setdefault("model", {})
+    for dest in _TRAIN_OPTIONS:
+        v = getattr(args, dest, None)
+        if v is not None:
+            d[dest] = v
+    for dest, key in _MODEL_OPTIONS.items():
+        v = getattr(args, dest, None)
+        if v is not None:
+            d["model"][key] = v
+    if getattr(args, "no_rff", False):
+        d["model"]["use_rff"] = False
+    if getattr(args, "no_augment", False):
+        d["augment"] = False
+    if getattr(args, "no_progress", False):
+        d["progress"] = False
+    if getattr(args, "resume", None):
+        d["resume"] = args.resume
+    for item in getattr(args, "set", []) or []:
+        if "=" not in item:
+            raise ConfigError(f"--set wants KEY=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        node = d
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    try:
+        return TrainConfig.from_dict(d)
+    except TypeError as e:
+        raise ConfigError(str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        config = config_from_args(args)
+        result = train(config)
+    except ConfigError as e:
+        print(f"fassst-rt train: {e}")
+        return 2
+    print(result["checkpoint"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fassst-rt train",
+                                     description="Train a FASSST model.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
