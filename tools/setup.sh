@@ -27,6 +27,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup.sh: creating $venv with $python" >&2
   "$python" -m venv "$venv"
+  # a venv's bundled pip can predate --config-settings (Python 3.8's does)
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 pip=("$venv/bin/python" -m pip install --quiet)
 
@@ -36,5 +38,5 @@ if [[ "$extras" == *train* ]]; then
   "$venv/bin/python" -c "import torch" 2>/dev/null || "${pip[@]}" "torch==${TORCH_VERSION:-2.13.0}"
 fi
 echo "setup.sh: building and installing fassst_rt[$extras] (FASSST_WITH_CUDA=${FASSST_WITH_CUDA:-AUTO})" >&2
-"${pip[@]}" -Ccmake.define.FASSST_WITH_CUDA="${FASSST_WITH_CUDA:-AUTO}" ".[$extras]"
+"${pip[@]}" --config-settings=cmake.define.FASSST_WITH_CUDA="${FASSST_WITH_CUDA:-AUTO}" ".[$extras]"
 echo "setup.sh: done; activate with: source $venv/bin/activate" >&2
