@@ -15,16 +15,6 @@ from fassst_rt.train.targets import build_targets  # noqa: E402
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one thread is as fast, and two OpenMP threads on a busy
-    2-core machine stall each other for seconds."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def sig(x):
     return 1 / (1 + math.exp(-x))
 

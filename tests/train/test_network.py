@@ -19,16 +19,6 @@ from fassst_rt.train.network import (FASSST, GridPool, count_parameters, decode_
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one thread is as fast, and two OpenMP threads on a busy
-    2-core machine stall each other for seconds."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(**kw):
     base = dict(input_size=128, width_mult=0.35, M=8, tail_channels=8, S1=8, iam_channels=16,
                 S=4, num_classes=3)

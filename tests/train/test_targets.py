@@ -12,15 +12,6 @@ from fassst_rt.train.targets import assign_cells, build_targets  # noqa: E402
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one thread is as fast, and two OpenMP threads on a busy
-    2-core machine stall each other for seconds."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # S = 4 on a 400 x 400 input: cells of 100 px; cell = row * 4 + col.
 
 

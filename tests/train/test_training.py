@@ -24,15 +24,6 @@ from fassst_rt.train.data import synthetic  # noqa: E402
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one thread is as fast, and two OpenMP threads on a busy
-    2-core machine stall each other for seconds."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 SIZE = 128
 ITERATIONS = 600
 LOG_EVERY = 50
