@@ -1,9 +1,8 @@
 """The pure-PyTorch RoIAlign / RFF (fassst_rt.train.rff) against a float64 loop
-reference written here from DESIGN.md section 2, and against the project's C++
+reference (tests/reference/roi_reference.py, written from the definition), and against the project's C++
 kernels fassst_rt.ops.roi_crop / roi_fuse (skipped only when fassst_rt._C is
 not built)."""
 
-import math
 
 import numpy as np
 import pytest
@@ -15,70 +14,10 @@ from fassst_rt.train.rff import roi_align, roi_feature_fusion  # noqa: E402
 pytestmark = pytest.mark.train
 
 
-# ------------------------------------------------ float64 loop reference
-
-def _sample(plane, y, x):
-    """One RoIAlign sample: 0 outside [-1, H] x [-1, W], else clamped bilinear."""
-    h, w = plane.shape
-    if y < -1.0 or y > h or x < -1.0 or x > w:
-        return 0.0
-    y, x = max(y, 0.0), max(x, 0.0)
-    y0, x0 = int(math.floor(y)), int(math.floor(x))
-    if y0 >= h - 1:
-        y0 = y1 = h - 1
-        y = float(y0)
-    else:
-        y1 = y0 + 1
-    if x0 >= w - 1:
-        x0 = x1 = w - 1
-        x = float(x0)
-    else:
-        x1 = x0 + 1
-    ly, lx = y - y0, x - x0
-    return ((1 - ly) * (1 - lx) * plane[y0, x0] + (1 - ly) * lx * plane[y0, x1]
-            + ly * (1 - lx) * plane[y1, x0] + ly * lx * plane[y1, x1])
-
-
-def ref_crop(feature, rois, size, stride):
-    """x = x1/s - 0.5 + (j + 0.5) (x2 - x1) / (s S), y likewise; float64 loops."""
-    feature = np.asarray(feature, np.float64)
-    out = np.zeros((len(rois), feature.shape[1], size, size))
-    for k, (b, x1, y1, x2, y2) in enumerate(np.asarray(rois, np.float64)):
-        for c in range(feature.shape[1]):
-            plane = feature[int(b), c]
-            for i in range(size):
-                y = y1 / stride - 0.5 + (i + 0.5) * (y2 - y1) / (stride * size)
-                for j in range(size):
-                    x = x1 / stride - 0.5 + (j + 0.5) * (x2 - x1) / (stride * size)
-                    out[k, c, i, j] = _sample(plane, y, x)
-    return out
-
-
-def ref_up2(a):
-    """Bilinear x2, align_corners=False: src = (dst + 0.5)/2 - 0.5, clamped at 0
-    and at the last pixel."""
-    h, w = a.shape[-2:]
-
-    def taps(dst, n):
-        src = max((dst + 0.5) / 2 - 0.5, 0.0)
-        lo = int(math.floor(src))
-        return lo, min(lo + 1, n - 1), src - lo
-
-    out = np.zeros(a.shape[:-2] + (2 * h, 2 * w))
-    for i in range(2 * h):
-        y0, y1, ly = taps(i, h)
-        for j in range(2 * w):
-            x0, x1, lx = taps(j, w)
-            out[..., i, j] = ((1 - ly) * ((1 - lx) * a[..., y0, x0] + lx * a[..., y0, x1])
-                              + ly * ((1 - lx) * a[..., y1, x0] + lx * a[..., y1, x1]))
-    return out
-
-
-def ref_fuse(p1, p2, p3, rois, s1, strides=(8, 16, 32)):
-    r1 = ref_crop(p1, rois, s1, strides[0])
-    r2 = ref_crop(p2, rois, s1 // 2, strides[1])
-    r3 = ref_crop(p3, rois, s1 // 4, strides[2])
-    return np.maximum(r1 + ref_up2(r2 + ref_up2(r3)), 0.0)
+# The float64 loop references of the kernels' tests (tests/reference), written
+# from the definition; shared, not copied.
+from reference.roi_reference import roi_align as ref_crop  # noqa: E402
+from reference.roi_reference import roi_fuse as ref_fuse  # noqa: E402
 
 
 # --------------------------------------------------------------- inputs
