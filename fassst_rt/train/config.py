@@ -165,6 +165,8 @@ class TrainConfig:
     synthetic_images: int = 0
     synthetic_val_images: int = 0
     augment: bool = True
+    augment_options: dict = field(default_factory=dict)  #: data/augment.py DEFAULTS overrides
+    class_balance: float = 0.0     #: repeat-factor threshold (data/sampling.py), 0 = off
     num_workers: int = 0
     # schedule
     epochs: int = 100
@@ -216,7 +218,7 @@ class TrainConfig:
             _check(_is_int(v) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
         _check(self.epochs > 0 or self.iterations > 0, "set epochs or iterations > 0")
         for name in ("lr", "momentum", "weight_decay", "min_lr_ratio", "grad_clip",
-                     "focal_alpha", "focal_gamma", "mask_box_jitter"):
+                     "focal_alpha", "focal_gamma", "mask_box_jitter", "class_balance"):
             v = getattr(self, name)
             _check(_is_num(v) and v >= 0, f"{name} must be a number >= 0, got {v!r}")
         _check(self.lr > 0, "lr must be > 0")

@@ -110,7 +110,8 @@ def build_dataset(config: TrainConfig, split: str = "train", augment: bool | Non
     if augment is None:
         augment = config.augment and split == "train"
     return CocoInstanceDataset(ann, images or None, input_size=mc.input_size, augment=augment,
-                               seed=config.seed, mean=mc.mean, std=mc.std)
+                               seed=config.seed, mean=mc.mean, std=mc.std,
+                               augment_options=config.augment_options if augment else None)
 
 
 def _adopt_classes(mc: ModelConfig, names: list[str]) -> ModelConfig:
@@ -123,11 +124,24 @@ def _adopt_classes(mc: ModelConfig, names: list[str]) -> ModelConfig:
     return mc.replace(num_classes=len(names), class_names=list(names))
 
 
-def _batches(n: int, batch: int, seed: int, epoch: int) -> list[list[int]]:
+def _batches(base: list[int], batch: int, seed: int, epoch: int) -> list[list[int]]:
+    """An epoch's batches: ``base`` (image indices, repeats allowed) permuted
+    by (seed, epoch), cut into whole batches."""
+    n = len(base)
     g = torch.Generator().manual_seed(seed * 1000003 + epoch)
-    perm = torch.randperm(n, generator=g).tolist()
+    perm = [base[j] for j in torch.randperm(n, generator=g).tolist()]
     usable = (n // batch) * batch if n >= batch else n
     return [perm[i:i + batch] for i in range(0, usable, batch)]
+
+
+def _epoch_base(dataset, config: TrainConfig) -> list[int]:
+    """Every image once, or repeated by class-balanced repeat factors."""
+    if config.class_balance <= 0:
+        return list(range(len(dataset)))
+    from .data.sampling import epoch_indices, repeat_factors
+
+    factors = repeat_factors(dataset.image_classes(), config.class_balance)
+    return epoch_indices(factors, config.seed)
 
 
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -240,7 +254,8 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
     batch = min(config.batch_size, len(dataset))
     if len(dataset) == 0:
         raise ConfigError("the training set is empty")
-    per_epoch = len(_batches(len(dataset), batch, config.seed, 0))
+    base = _epoch_base(dataset, config)
+    per_epoch = len(_batches(base, batch, config.seed, 0))
     total = config.iterations if config.iterations > 0 else config.epochs * per_epoch
     start = 0
     history: list[dict] = []
@@ -261,7 +276,9 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
 
     logger = _Logger(config.out_dir, tqdm.write if config.progress else print)
     logger.line(f"train: {len(dataset)} images, {mc.num_classes} classes {mc.names()}, "
-                f"{total} iterations ({per_epoch}/epoch, batch {batch}), device {device}, "
+                f"{total} iterations ({per_epoch}/epoch, batch {batch}"
+                + (f", {len(base)} samples/epoch by class balance {config.class_balance}"
+                   if config.class_balance > 0 else "") + f"), device {device}, "
                 f"{sum(p.numel() for p in model.parameters())} parameters"
                 + (f", resumed at {start} from {resume_path}" if start else ""))
 
@@ -293,7 +310,7 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
             epoch, pos = divmod(it, per_epoch)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
-            batches = _batches(len(dataset), batch, config.seed, epoch)[pos:]
+            batches = _batches(base, batch, config.seed, epoch)[pos:]
             loader = torch.utils.data.DataLoader(
                 dataset, batch_sampler=batches, collate_fn=collate,
                 num_workers=config.num_workers, persistent_workers=False)
@@ -362,7 +379,8 @@ _MODEL_OPTIONS = {  # option dest -> ModelConfig field
 _TRAIN_OPTIONS = ("out_dir", "train_ann", "train_images", "val_ann", "val_images",
                   "backbone_weights", "synthetic_images", "synthetic_val_images", "epochs",
                   "iterations", "batch_size", "lr", "optimizer", "weight_decay", "num_workers",
-                  "device", "threads", "seed", "log_every", "checkpoint_every", "assign_rule")
+                  "device", "threads", "seed", "log_every", "checkpoint_every", "assign_rule",
+                  "class_balance")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -382,6 +400,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="train on N generated synthetic images instead")
     g.add_argument("--synthetic-val-images", type=int, metavar="N")
     g.add_argument("--no-augment", action="store_true")
+    g.add_argument("--class-balance", type=float, metavar="T",
+                   help="repeat images of rare classes (LVIS repeat factors, threshold T: a "
+                   "class in a fraction f of the images is repeated max(1, sqrt(T/f)) times); "
+                   "0 = off (default)")
     g.add_argument("--workers", dest="num_workers", type=int)
     g = parser.add_argument_group("schedule")
     g.add_argument("--epochs", type=int)

@@ -79,6 +79,10 @@ DEFAULTS: Dict = {
     "scale_range": (0.6, 1.6),
     "crop_prob": 0.8,      # probability of a random window; else the whole image
     "flip_prob": 0.5,
+    # Up-down flip and transpose complete the eight symmetries of the square:
+    # right for data without an up (microscopy, aerial), off by default.
+    "vflip_prob": 0.0,
+    "transpose_prob": 0.0,
     "jitter_prob": 0.8,
     "brightness": 0.25,
     "contrast": 0.25,
@@ -90,7 +94,7 @@ def augment(image: np.ndarray, masks: np.ndarray, rng: np.random.Generator,
             options: Optional[Dict] = None):
     """Applies flip, colour jitter and a random scale/crop window (options: :data:`DEFAULTS`).
     Returns (image, masks, info) with info = {"window": (x0, y0, w, h) in the input image's
-    pixels after the flip, "flipped": bool}. Instances may end up empty; the caller drops them
+    pixels after the flips and transpose, "flipped": bool}. Instances may end up empty; the caller drops them
     after letterboxing."""
     opt = dict(DEFAULTS)
     if options:
@@ -102,6 +106,13 @@ def augment(image: np.ndarray, masks: np.ndarray, rng: np.random.Generator,
     flipped = bool(rng.random() < opt["flip_prob"])
     if flipped:
         image, masks = hflip(image, masks)
+    # drawn only when enabled, so runs without them keep their random stream
+    if opt["vflip_prob"] > 0 and rng.random() < opt["vflip_prob"]:
+        image, masks = np.ascontiguousarray(image[::-1]), np.ascontiguousarray(masks[:, ::-1])
+    if opt["transpose_prob"] > 0 and rng.random() < opt["transpose_prob"]:
+        image = np.ascontiguousarray(image.transpose(1, 0, 2))
+        masks = np.ascontiguousarray(masks.transpose(0, 2, 1))
+        H, W = W, H
     if rng.random() < opt["jitter_prob"]:
         image = color_jitter(image, rng, opt["brightness"], opt["contrast"], opt["saturation"])
     window = (0, 0, W, H)

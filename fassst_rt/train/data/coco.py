@@ -105,6 +105,16 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.image_ids)
 
+    def image_classes(self) -> List[List[int]]:
+        """The labels (0-based) each image holds, crowd regions left out: what
+        class-balanced sampling counts."""
+        out = []
+        for image_id in self.image_ids:
+            anns = self.coco.imgToAnns.get(image_id, [])
+            out.append(sorted({self.cat_to_label[a["category_id"]] for a in anns
+                               if not a.get("iscrowd", 0)}))
+        return out
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
