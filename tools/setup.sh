@@ -2,7 +2,8 @@
 # Creates a virtual environment and installs fassst_rt into it.
 #
 #   bash tools/setup.sh            inference, data fetcher, benchmarks: .[cpu,data,bench]
-#   bash tools/setup.sh --dev      + training, export and tests: .[cpu,data,bench,train,test]
+#   bash tools/setup.sh --dev      + training, export, tests and the TensorRT static check:
+#                                  .[cpu,data,bench,train,test,typecheck] + tensorrt-stubs (--no-deps)
 #
 # Environment: VENV (default .venv), PYTHON (default python3.11, else python3),
 # EXTRAS (overrides the extras chosen above),
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 extras="cpu,data,bench"
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="cpu,data,bench,train,test" ;;
+    --dev) extras="cpu,data,bench,train,test,typecheck" ;;
     *) echo "setup.sh: unknown option '$arg' (expected --dev)" >&2; exit 2 ;;
   esac
 done
@@ -39,4 +40,9 @@ if [[ "$extras" == *train* ]]; then
 fi
 echo "setup.sh: building and installing fassst_rt[$extras] (FASSST_WITH_CUDA=${FASSST_WITH_CUDA:-AUTO})" >&2
 "${pip[@]}" --config-settings=cmake.define.FASSST_WITH_CUDA="${FASSST_WITH_CUDA:-AUTO}" ".[$extras]"
+if [[ "$extras" == *typecheck* ]] && "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+  # --no-deps: the stubs declare the real tensorrt as a dependency (NVIDIA's multi-GB
+  # wheels); the static check needs the .pyi files only (tools/typecheck_trt.py).
+  "${pip[@]}" --no-deps "tensorrt-stubs==10.13.0.35.1"
+fi
 echo "setup.sh: done; activate with: source $venv/bin/activate" >&2

@@ -1,0 +1,351 @@
+"""``fassst-rt build NAME.onnx -o NAME.plan``: TensorRT engines for this GPU.
+
+Builds the frame engine (``NAME.plan``) and the tail engine
+(``NAME.tail.plan``) from the exported ONNX graphs with TensorRT's builder
+and ONNX parser, on the device that will run them, and writes
+``NAME.plan.json`` beside them (fassst_rt/backends/trt_plan.py).
+
+- precision: ``--fp16`` / ``--fp32``; by default FP16 where the GPU is fast at
+  it (Xavier 7.2, Orin 8.7, Turing and newer) and FP32 where it is not
+  (compute capability 6.1: GTX 10xx / 1080 Ti). TensorRT 11 has no FP16
+  builder flag: FP32 there.
+- profiles: frame engine 1..--max-batch inputs, tail engine K = 1..n.
+- engine cache: engines are stored under a key of model hash + TensorRT
+  version + compute capability + precision + profiles; an output whose
+  sidecar already has the key is left alone, a cached pair is copied, and
+  anything else is built. A change of any part of the key rebuilds.
+- timing cache: one per TensorRT version and GPU architecture, shared by all
+  builds, which makes rebuilds much faster.
+
+TensorRT is imported only when a build starts: without it, the command says
+so in one line.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+
+from .backends import cuda_memory as cm
+from .backends import trt_compat
+from .backends.base import ModelError
+from .backends.trt_plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash,
+                                plan_paths, profiles_for, read_sidecar, relative_to, sha256_file,
+                                sidecar_document)
+from .metadata import METADATA_KEY, MetadataError, ModelMetadata
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+Report = Callable[[str], None]
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("FASSST_RT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fassst_rt")
+    return os.path.join(base, "tensorrt")
+
+
+# ------------------------------------------------- ONNX metadata, no onnx package
+
+def _varint(data: memoryview, pos: int) -> Tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+
+
+def _fields(data: memoryview) -> List[Tuple[int, int, object]]:
+    """Top-level (field number, wire type, value) of one protobuf message;
+    nested messages stay bytes."""
+    fields = []  # type: List[Tuple[int, int, object]]
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            fields.append((number, wire, value))
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("a field runs past the end of the data (truncated file?)")
+            fields.append((number, wire, data[pos:pos + length]))
+            pos += length
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError("unknown protobuf wire type {}".format(wire))
+    if pos != len(data):
+        raise ValueError("the data ends inside a field (truncated file?)")
+    return fields
+
+
+def read_onnx_metadata_props(path: str) -> Dict[str, str]:
+    """``metadata_props`` of an ONNX file (ModelProto field 14: key 1, value 2),
+    read from the protobuf wire format directly: the build command needs
+    neither the onnx package nor onnxruntime on the device. Raises ModelError
+    naming the file for anything that is not a readable ONNX model."""
+    with open(path, "rb") as f:
+        data = memoryview(f.read())
+    try:
+        fields = _fields(data)
+        props = {}
+        for number, wire, value in fields:
+            if number == 14 and wire == 2 and isinstance(value, memoryview):
+                entry = {n: v for n, w, v in _fields(value) if w == 2}
+                key, text = entry.get(1), entry.get(2)
+                if isinstance(key, memoryview):
+                    props[bytes(key).decode("utf-8")] = bytes(text).decode("utf-8") if isinstance(text, memoryview) else ""
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError("{}: not a readable ONNX model ({})".format(path, exc)) from None
+    if not any(number == 7 for number, _, _ in fields):  # ModelProto.graph
+        raise ModelError("{}: not an ONNX model (it has no graph)".format(path))
+    return props
+
+
+def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
+    """(metadata, tail ONNX path, frame sha256, tail sha256), checked: both
+    files exist, the metadata is valid and names this tail file."""
+    root, ext = os.path.splitext(frame_onnx)
+    if ext.lower() != ".onnx":
+        raise ValueError("the model must be an exported NAME.onnx, got {!r}".format(frame_onnx))
+    tail_onnx = root + ".tail" + ext
+    for path, what in ((frame_onnx, "frame graph"), (tail_onnx, "tail graph")):
+        if not os.path.isfile(path):
+            raise FileNotFoundError("{}: the model's {} does not exist".format(path, what))
+    props = read_onnx_metadata_props(frame_onnx)
+    if METADATA_KEY not in props:
+        raise MetadataError("{}: has no '{}' metadata; export models with `fassst-rt export`".format(
+            frame_onnx, METADATA_KEY))
+    metadata = ModelMetadata.from_json(props[METADATA_KEY], source=frame_onnx)
+    frame_sha, tail_sha = sha256_file(frame_onnx), sha256_file(tail_onnx)
+    if metadata.tail_sha256 and metadata.tail_sha256 != tail_sha:
+        raise ModelError("{}: does not belong to {}: its sha256 is {} but the frame graph's metadata names {}; "
+                         "export the two files together".format(tail_onnx, frame_onnx, tail_sha,
+                                                               metadata.tail_sha256))
+    return metadata, tail_onnx, frame_sha, tail_sha
+
+
+# ------------------------------------------------------------------ building
+
+def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]], precision: str,
+                 workspace_mb: int, timing_cache: bytes, report: Report) -> Tuple[bytes, bytes]:
+    """One engine from one ONNX graph: (serialized engine, updated timing cache)."""
+    import tensorrt as trt
+
+    log = trt_compat.LogRecord()
+    logger = trt_compat.make_logger(log, echo=report)
+    builder = trt.Builder(logger)
+    network = builder.create_network(trt_compat.network_flags())
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(onnx_path):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise ModelError("{}: TensorRT's ONNX parser rejects it: {}".format(onnx_path, " | ".join(errors[:3])))
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    if [t.name for t in inputs] != [input_name]:
+        raise ModelError("{}: the graph must have the one input '{}', it has {}".format(
+            onnx_path, input_name, [t.name for t in inputs]))
+    shape = inputs[0].shape
+    graph_dims = [int(shape[i]) for i in range(len(shape))]
+    if len(graph_dims) != 4 or graph_dims[0] != -1 or graph_dims[1:] != profile["max"][1:]:
+        raise ModelError("{}: input '{}' has shape {}, expected (-1, {}) (dynamic batch, then the "
+                         "metadata's sizes)".format(onnx_path, input_name, graph_dims,
+                                                    ", ".join(map(str, profile["max"][1:]))))
+    config = builder.create_builder_config()
+    trt_compat.set_workspace(config, int(workspace_mb) << 20)
+    trt_compat.set_precision(config, precision)
+    optimization = builder.create_optimization_profile()
+    optimization.set_shape(input_name, trt.Dims(profile["min"]), trt.Dims(profile["opt"]), trt.Dims(profile["max"]))
+    config.add_optimization_profile(optimization)
+    cache = config.create_timing_cache(timing_cache)
+    # ignore_mismatch=False: a cache from another GPU or TensorRT is refused
+    # by TensorRT itself (it is keyed by both already).
+    config.set_timing_cache(cache, False)
+    monitor = trt_compat.attach_progress(config, report)  # referenced until the build returns
+    if monitor is None:
+        report("  (TensorRT {} reports no progress while it builds; this takes minutes on a Jetson)".format(
+            trt.__version__))
+    serialized = builder.build_serialized_network(network, config)
+    del monitor
+    if serialized is None:
+        raise RuntimeError("{}: TensorRT could not build an engine: {}".format(onnx_path, log.summary()))
+    return bytes(serialized), bytes(config.get_timing_cache().serialize())
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _cached(entry: str, key: str) -> Optional[Tuple[str, str]]:
+    """(frame engine, tail engine) from a cache entry whose recorded hashes
+    still match, or None."""
+    try:
+        with open(os.path.join(entry, "entry.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        frame, tail = os.path.join(entry, "frame.plan"), os.path.join(entry, "tail.plan")
+        if (doc.get("cache_key") == key and sha256_file(frame) == doc.get("frame_sha256")
+                and sha256_file(tail) == doc.get("tail_sha256")):
+            return frame, tail
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _up_to_date(plan: str, key: str) -> bool:
+    try:
+        return read_sidecar(plan).cache_key == key  # read_sidecar verifies both engines' sha256
+    except (OSError, ValueError):
+        return False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("onnx", help="NAME.onnx exported by `fassst-rt export` (NAME.tail.onnx beside it)")
+    parser.add_argument("-o", "--output", help="NAME.plan to write (default: beside the ONNX file); "
+                        "NAME.tail.plan and NAME.plan.json are written beside it")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
+                           help="FP16 engines (default on GPUs with fast FP16: Xavier, Orin, Turing+)")
+    precision.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
+                           help="FP32 engines (default on compute capability 6.1, e.g. GTX 1080 Ti)")
+    parser.add_argument("--workspace", type=int, default=DEFAULT_WORKSPACE_MB, metavar="MB",
+                        help="builder workspace limit in MB (default %(default)s)")
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+                        help="most frames or tiles per frame-engine call (default %(default)s; more run in chunks)")
+    parser.add_argument("--device", type=int, default=0, help="CUDA device index (default 0)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="engine and timing cache (default $FASSST_RT_CACHE/tensorrt or ~/.cache/fassst_rt/tensorrt)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the engine cache")
+    parser.add_argument("--force", action="store_true", help="build even when up to date or cached")
+
+
+def run(args: argparse.Namespace) -> int:
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    start = time.monotonic()
+    if args.workspace < 16:
+        raise ValueError("--workspace must be at least 16 (MB), got {}".format(args.workspace))
+    frame_onnx = os.fspath(args.onnx)
+    metadata, tail_onnx, frame_sha, tail_sha = read_model(frame_onnx)
+    plan = args.output or os.path.splitext(frame_onnx)[0] + ".plan"
+    paths = plan_paths(plan)
+    profiles = profiles_for(metadata, args.max_batch)
+
+    # What is missing to build here, all at once, before any TensorRT object exists.
+    problems = []
+    version = None
+    try:
+        version = trt_compat.installed_version()
+    except ImportError as exc:
+        problems.append(str(exc))
+    try:
+        cm.import_cudart()
+    except ImportError as exc:
+        problems.append(str(exc))
+    else:
+        status = cm.gpu_status()
+        if status.devices == 0:
+            problems.append("no CUDA GPU is usable ({})".format(status.reason))
+        elif args.device >= status.devices:
+            problems.append("--device {} does not exist ({} CUDA device(s))".format(args.device, status.devices))
+    if problems or version is None:
+        raise RuntimeError("building TensorRT engines needs TensorRT, cuda-python and the NVIDIA GPU that "
+                           "will run them: {}".format("; ".join(problems)))
+
+    cm.set_device(args.device)
+    gpu = cm.device_info(args.device)
+    if args.precision:
+        precision, source = args.precision, "option"
+    else:
+        precision, source = default_precision(gpu.compute_capability, version), "default"
+    if precision == "fp16" and not trt_compat.builder_supports_fp16():
+        raise ValueError("--fp16: TensorRT {} has no FP16 builder flag (11.x builds strongly typed networks); "
+                         "use --fp32".format(version))
+    key = cache_key(model_hash(frame_sha, tail_sha), version, gpu.compute_capability, precision, profiles)
+    cc = "{}.{}".format(*gpu.compute_capability)
+    report("fassst-rt build: {} -> {}".format(frame_onnx, paths.frame))
+    report("  TensorRT {}, {} (compute capability {}), {}{}".format(
+        version, gpu.name, cc, precision, " (this GPU's default)" if source == "default" else ""))
+    report("  cache key {}".format(key))
+
+    if not args.force and _up_to_date(paths.frame, key):
+        report("up to date: {} already holds these engines".format(paths.sidecar))
+        return 0
+
+    cache_dir = args.cache_dir or default_cache_dir()
+    entry = os.path.join(cache_dir, "engines", key)
+    cached = None if (args.no_cache or args.force) else _cached(entry, key)
+    folder = os.path.dirname(os.path.abspath(paths.frame))
+    os.makedirs(folder, exist_ok=True)
+    if os.path.exists(paths.sidecar):
+        os.remove(paths.sidecar)  # until the new engines are complete, no sidecar vouches for them
+    if cached is not None:
+        report("[1/1] engines found in the cache {}".format(entry))
+        shutil.copyfile(cached[0], paths.frame)
+        shutil.copyfile(cached[1], paths.tail)
+    else:
+        timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
+            version, gpu.compute_capability[0], gpu.compute_capability[1]))
+        timing = b""
+        if not args.no_cache and os.path.isfile(timing_path):
+            with open(timing_path, "rb") as cache_file:
+                timing = cache_file.read()
+            report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
+        for step, (which, onnx_path, input_name, out) in enumerate(
+                (("frame", frame_onnx, "images", paths.frame), ("tail", tail_onnx, "rois", paths.tail)), 1):
+            t0 = time.monotonic()
+            report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
+            engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, args.workspace,
+                                          timing, report)
+            _write_atomic(out, engine)
+            report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
+                step, which, out, len(engine) / 1e6, time.monotonic() - t0))
+        if not args.no_cache:
+            os.makedirs(os.path.dirname(timing_path), exist_ok=True)
+            _write_atomic(timing_path, timing)
+            os.makedirs(entry, exist_ok=True)
+            shutil.copyfile(paths.frame, os.path.join(entry, "frame.plan"))
+            shutil.copyfile(paths.tail, os.path.join(entry, "tail.plan"))
+            with open(os.path.join(entry, "entry.json"), "w", encoding="utf-8") as entry_file:
+                json.dump({"cache_key": key, "frame_sha256": sha256_file(paths.frame),
+                           "tail_sha256": sha256_file(paths.tail)}, entry_file, indent=2)
+
+    doc = sidecar_document(
+        metadata=metadata, tensorrt_version=version, compute_capability=gpu.compute_capability,
+        device_name=gpu.name, precision=precision, precision_source=source, workspace_mb=args.workspace,
+        profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(paths.frame),
+        tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(paths.tail),
+        frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
+        tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha)
+    _write_atomic(paths.sidecar, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    read_sidecar(paths.frame)  # what the runtime will check, checked now
+    report("done in {:.0f} s: {}, {}, {}".format(time.monotonic() - start, paths.frame, paths.tail, paths.sidecar))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m fassst_rt.trt_build``: the same as ``fassst-rt build``."""
+    from .cli import main as cli_main
+    return cli_main(["build"] + list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
