@@ -1,5 +1,6 @@
 """``fassst-rt info MODEL``: what a model is (metadata, graphs' inputs and
-outputs, classes, file sizes)."""
+outputs, classes, file sizes). A ``.plan`` is described from its sidecar
+(NAME.plan.json) alone, so it can be inspected without TensorRT or a GPU."""
 
 import json
 import os
@@ -12,8 +13,29 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the metadata document as JSON")
 
 
+class _PlanDescription:
+    """What `info` needs of a TensorRT plan, read from its sidecar."""
+
+    name = "tensorrt"
+
+    def __init__(self, path: str) -> None:
+        from .backends.trt_plan import describe, plan_paths, read_sidecar
+
+        info = read_sidecar(path)
+        paths = plan_paths(path)
+        self.path, self.tail_path = paths.frame, paths.tail
+        self.metadata = info.metadata
+        self.lines = list(describe(info))
+
+    def close(self) -> None:
+        pass
+
+
 def run(args) -> int:
-    backend = open_backend(args.model, device="cpu") if args.model.endswith(".onnx") else open_backend(args.model)
+    if args.model.endswith(".plan"):
+        backend = _PlanDescription(args.model)
+    else:
+        backend = open_backend(args.model, device="cpu")
     m = backend.metadata
     try:
         if args.json:
@@ -24,6 +46,8 @@ def run(args) -> int:
         for f in files:
             if f:
                 print("  file      {} ({:.2f} MB)".format(f, os.path.getsize(f) / 1e6))
+        for line in getattr(backend, "lines", []):
+            print(line)
         print("input       {0} x {0} ({1}, mean {2}, std {3})".format(m.input_size, m.channel_order, m.mean, m.std))
         if m.uint16_mapping:
             print("16-bit      {}".format(json.dumps(m.uint16_mapping)))

@@ -391,3 +391,20 @@ def test_metadata_from_build_matches_the_onnx_backend(tiny_model):
         assert tiny_model[0].to_dict() == backend.metadata.to_dict()
     finally:
         backend.close()
+
+
+def test_info_cli_describes_a_plan_from_its_sidecar(tmp_path, tiny_model):
+    # No TensorRT or GPU needed: everything comes from NAME.plan.json.
+    paths, doc = write_plan(tmp_path, tiny_model, trt_version="8.5.2.2", cc=(7, 2), precision="fp16")
+    r = cli("info", paths.frame, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "(tensorrt backend)" in r.stdout
+    assert "TensorRT    8.5.2.2 for compute capability 7.2" in r.stdout and "fp16" in r.stdout
+    assert "grid        S = {}".format(tiny_model[0].grid_size) in r.stdout
+    r = cli("info", paths.frame, "--json", cwd=tmp_path)
+    assert json.loads(r.stdout) == tiny_model[0].to_dict()
+    # a replaced engine is refused, as the backend would
+    with open(paths.tail, "wb") as f:
+        f.write(b"other bytes")
+    r = cli("info", paths.frame, cwd=tmp_path)
+    assert r.returncode == 1 and "sha256" in r.stderr and r.stderr.strip().count("\n") == 0
