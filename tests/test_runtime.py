@@ -222,3 +222,16 @@ def test_closed_segmenter_refuses_to_run(frame):
     s.close()  # idempotent
     with pytest.raises(RuntimeError, match=r"closed"):
         s.run(frame)
+
+
+@pytest.mark.parametrize("spinning,expected", [(False, "0"), (True, "1")])
+def test_onnxruntime_spinning_option_reaches_both_sessions(spinning, expected):
+    from fassst_rt.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    backend = OnnxRuntimeBackend(TINY, device="cpu", num_threads=1, spinning=spinning)
+    try:
+        for session in (backend.frame_session, backend.tail_session):
+            options = session.get_session_options()
+            assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected
+    finally:
+        backend.close()

@@ -47,12 +47,18 @@ class OnnxRuntimeBackend(Backend):
         device: "auto" (CUDA when onnxruntime-gpu sees a GPU, else CPU), "cpu" or "cuda".
         providers: an explicit ONNX Runtime provider list (overrides ``device``).
         num_threads: intra-op threads (None: ONNX Runtime's default, all cores).
+        spinning: let ONNX Runtime's idle intra-op threads spin-wait for work
+            (its own default). Off here: between the two graphs our RFF kernel
+            and selection run on the same cores, and spinning threads steal
+            them; on a loaded 2-core machine a whole frame was measured several
+            times slower with spinning on (benchmarks/README.md). Pass True on
+            a dedicated device if a measurement says it helps there.
     """
 
     name = "onnxruntime"
 
     def __init__(self, path: str, device: str = "auto", providers: Optional[Sequence] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None, spinning: bool = False) -> None:
         ort = _import_ort()
         self.path = os.fspath(path)
         if self.path.endswith(".portable.onnx"):
@@ -70,6 +76,7 @@ class OnnxRuntimeBackend(Backend):
                 raise ValueError("num_threads must be >= 1 or None, got {}".format(num_threads))
             options.intra_op_num_threads = int(num_threads)
             options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         self.frame_session = self._session(ort, self.path, options)
         self.metadata = self._read_metadata(self.frame_session)
         actual = sha256_of(self.tail_path)
