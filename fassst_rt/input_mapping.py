@@ -48,6 +48,20 @@ def map_to_uint8(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
     return np.floor(scaled + 0.5).astype(np.uint8)
 
 
+def _map_uint16_with_core(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
+    """map_to_uint8 for the runtime's uint16 frames, done by the C++ core (the
+    same code the C++ API runs; equal to map_to_uint8, tests/test_core_shared.py)."""
+    from . import _C
+    kind = rule.get("kind") if isinstance(rule, dict) else None
+    if kind == "percentile":
+        return _C.map_uint16_to_uint8(np.ascontiguousarray(frame), "percentile", float(rule["low"]),
+                                      float(rule["high"]))
+    if kind == "window":
+        return _C.map_uint16_to_uint8(np.ascontiguousarray(frame), "window", float(rule["min"]),
+                                      float(rule["max"]))
+    return map_to_uint8(frame, rule)  # identity and unknown rules: the Python checks and messages
+
+
 def frame_to_uint8_rgb_or_bgr(frame: Any, uint16_rule: Optional[Dict[str, Any]],
                               name: str = "frame") -> np.ndarray:
     """Any supported frame -> (H, W, 3) uint8, channel order unchanged.
@@ -70,7 +84,7 @@ def frame_to_uint8_rgb_or_bgr(frame: Any, uint16_rule: Optional[Dict[str, Any]],
         if uint16_rule is None:
             raise ValueError("{}: this model defines no mapping for 16-bit frames; convert the frame "
                              "to 8-bit first".format(name))
-        frame = map_to_uint8(frame, uint16_rule)
+        frame = _map_uint16_with_core(frame, uint16_rule)
     elif frame.dtype != np.uint8:
         raise TypeError("{} must be uint8 (or uint16 single-channel), got {}".format(name, frame.dtype))
     if frame.ndim == 2:

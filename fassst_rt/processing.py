@@ -14,7 +14,7 @@ import numpy as np
 from . import _C
 
 __all__ = ["Letterbox", "Selection", "letterbox", "letterbox_geometry", "to_network_input",
-           "boxes_to_frame", "select", "paste_masks", "IMAGENET_MEAN", "IMAGENET_STD"]
+           "boxes_to_frame", "select", "paste_masks", "sigmoid", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -83,12 +83,19 @@ def to_network_input(canvas: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
     canvas = _uint8_image("canvas", canvas)
     if canvas.shape[2] != 3:
         raise ValueError("canvas must have 3 channels, got {}".format(canvas.shape[2]))
-    rgb = canvas[:, :, ::-1] if bgr else canvas
-    scale = np.float32(1.0 / 255.0)
-    mean = np.asarray(mean, np.float32).reshape(3, 1, 1)
-    std = np.asarray(std, np.float32).reshape(3, 1, 1)
-    chw = rgb.transpose(2, 0, 1).astype(np.float32) * scale
-    return ((chw - mean) / std)[None]
+    mean = [float(v) for v in np.asarray(mean, np.float32).reshape(-1)]
+    std = [float(v) for v in np.asarray(std, np.float32).reshape(-1)]
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError("mean and std must have 3 values each, got {} and {}".format(len(mean), len(std)))
+    return _C.to_network_input(canvas, mean, std, bool(bgr))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Mask logits -> float32 probabilities 1 / (1 + exp(-clip(x, -80, 80))),
+    computed in float64 and rounded once (the C++ core's, so Python and C++ box
+    masks agree bit for bit; near logit 0 it agrees with ONNX Runtime's Sigmoid,
+    where a float32 formula flips pixels across the 0.5 threshold)."""
+    return _C.sigmoid(np.ascontiguousarray(logits, dtype=np.float32))
 
 
 def boxes_to_frame(boxes: np.ndarray, geometry: Letterbox, height: int, width: int,

@@ -10,13 +10,13 @@ from . import processing
 from .backends import Backend, ModelError, open_backend
 from .input_mapping import frame_to_uint8_rgb_or_bgr
 from .results import Instances
-from .tiling import in_core, tile_grid
+from .tiling import cross_tile_nms, in_core, tile_grid
 
 TileSpec = Union[None, bool, int, Tuple[int, int], Dict[str, int]]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))  # clipped: no overflow warning
+    return processing.sigmoid(x)  # the C++ core's, shared with the C++ API
 
 
 class Segmenter:
@@ -228,11 +228,9 @@ class Segmenter:
             parts["box_masks"].append(inst.box_masks[keep])
         merged = {k: np.concatenate(v) for k, v in parts.items()}
         # Objects seen by two tiles whose centres fell in both cores: one NMS
-        # pass over everything, with the selection's own NMS (one-hot scores).
-        n = len(merged["scores"])
-        one_hot = np.zeros((n, self.metadata.num_classes), np.float32)
-        one_hot[np.arange(n), merged["labels"]] = merged["scores"]
-        kept = processing.select(merged["boxes"], one_hot, 0.0, self.nms_threshold, n).cells
+        # pass over everything, with the selection's own NMS (C++ core).
+        kept = cross_tile_nms(merged["boxes"], merged["labels"], merged["scores"],
+                              self.metadata.num_classes, self.nms_threshold)
         timings = dict(per_tile[0].timings)  # the tiles ran as one batch
         timings["tiles"] = float(len(tiles))
         return Instances(boxes=merged["boxes"][kept], scores=merged["scores"][kept],

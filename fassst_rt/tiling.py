@@ -7,11 +7,16 @@ borders inside the frame are moved to the middle of the overlap); a tile keeps
 the instances whose box centre lies in its core, then class-aware NMS across
 tiles removes what is left of objects seen twice. Objects up to about half the
 overlap wide are never cut by a tile border.
+
+The arithmetic is the C++ core's (``csrc/core/tiling.cpp``), shared with the
+C++ API, so that both runtimes tile and merge identically.
 """
 
 from typing import List, NamedTuple
 
 import numpy as np
+
+from . import _C
 
 
 class Tile(NamedTuple):
@@ -26,42 +31,32 @@ class Tile(NamedTuple):
     core_x1: float
 
 
-def _starts(length: int, size: int, overlap: int) -> List[int]:
-    """The fewest tiles whose neighbours overlap by >= overlap, evenly spaced."""
-    if length <= size:
-        return [0]
-    count = -(-(length - overlap) // (size - overlap))  # ceil
-    span = length - size
-    return [int(round(i * span / (count - 1))) for i in range(count)]
-
-
 def tile_grid(height: int, width: int, size: int, overlap: int) -> List[Tile]:
     """Tiles of size x size (the frame's size where smaller) covering the
-    frame, neighbours overlapping by at least ``overlap`` pixels."""
-    if size < 1 or not 0 <= overlap < size:
-        raise ValueError("tile size must be >= 1 and 0 <= overlap < size, got size {} overlap {}"
-                         .format(size, overlap))
-    ys, xs = _starts(height, size, overlap), _starts(width, size, overlap)
+    frame, neighbours overlapping by at least ``overlap`` pixels: the fewest
+    that do, evenly spaced, in row-major order."""
+    return [Tile(*t) for t in _C.tile_grid(int(height), int(width), int(size), int(overlap))]
 
-    def cores(starts, length):
-        ends = [min(s + size, length) for s in starts]
-        lo = [0.0] + [(ends[i - 1] + starts[i]) / 2.0 for i in range(1, len(starts))]
-        hi = lo[1:] + [float(length)]
-        return ends, lo, hi
 
-    y_ends, cy0, cy1 = cores(ys, height)
-    x_ends, cx0, cx1 = cores(xs, width)
-    return [Tile(y, x, ye, xe, a, b, c, d)
-            for y, ye, a, c in zip(ys, y_ends, cy0, cy1)
-            for x, xe, b, d in zip(xs, x_ends, cx0, cx1)]
+def _starts(length: int, size: int, overlap: int) -> List[int]:
+    """The tile starts along one axis of ``length`` pixels."""
+    return [t.y0 for t in tile_grid(length, 1, size, overlap)]
 
 
 def in_core(boxes: np.ndarray, tile: Tile) -> np.ndarray:
-    """Which frame-coordinate boxes have their centre in the tile's core."""
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    last_x = tile.core_x1 >= tile.x1  # the frame's own edge closes the core
-    last_y = tile.core_y1 >= tile.y1
-    inside_x = (cx >= tile.core_x0) & ((cx < tile.core_x1) | (last_x & (cx <= tile.core_x1)))
-    inside_y = (cy >= tile.core_y0) & ((cy < tile.core_y1) | (last_y & (cy <= tile.core_y1)))
-    return inside_x & inside_y
+    """Which frame-coordinate boxes (K, 4) have their centre in the tile's
+    core (centres computed in float32, as the runtime's boxes are)."""
+    boxes = np.ascontiguousarray(boxes, dtype=np.float32)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError("boxes must have shape (K, 4), got {}".format(boxes.shape))
+    return _C.in_core(boxes, tuple(tile))
+
+
+def cross_tile_nms(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray, num_classes: int,
+                   nms_threshold: float) -> np.ndarray:
+    """Indices kept by the class-aware NMS across tiles (descending score):
+    the selection's NMS over all instances of the frame."""
+    boxes = np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4)
+    labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
+    scores = np.ascontiguousarray(scores, dtype=np.float32).reshape(-1)
+    return _C.cross_tile_nms(boxes, labels, scores, int(num_classes), float(nms_threshold))

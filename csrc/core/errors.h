@@ -1,31 +1,19 @@
-// The errors of the C++ core. Messages name the argument, what was expected
-// and what came; the Python bindings map InvalidArgument to ValueError.
+// The errors of the C++ core and the helpers that build their messages.
+// Messages name the argument, what was expected and what came; the Python
+// bindings map InvalidArgument to ValueError.
 #pragma once
 
 #include <initializer_list>
 #include <sstream>
-#include <stdexcept>
 #include <string>
+
+#include "fassst/errors.h"
 
 namespace fassst {
 
-// Base of every error the core throws.
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A caller passed something the operation does not accept.
-class InvalidArgument : public Error {
- public:
-  using Error::Error;
-};
-
-// A CUDA call failed or no usable GPU exists.
-class CudaError : public Error {
- public:
-  using Error::Error;
-};
+// Error, InvalidArgument, ModelError, MetadataError, BackendError and
+// CudaError are public (fassst/errors.h): the C++ API throws the core's errors
+// unchanged.
 
 // Concatenates streamable parts into a message.
 template <typename... Parts>

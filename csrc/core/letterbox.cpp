@@ -72,3 +72,23 @@ void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int
 }
 
 }  // namespace fassst
+
+namespace fassst {
+
+void to_network_input(const uint8_t* canvas, int height, int width, const float mean[3],
+                      const float std[3], bool bgr, float* out) {
+  if (height < 1 || width < 1)
+    throw InvalidArgument(message("to_network_input: the canvas must be at least 1 x 1, got ", height, " x ", width));
+  const float scale = static_cast<float>(1.0 / 255.0);  // NumPy's np.float32(1.0 / 255.0)
+  const int64_t plane = static_cast<int64_t>(height) * width;
+  for (int c = 0; c < 3; ++c) {
+    const int src_c = bgr ? 2 - c : c;  // output channel c is R, G, B
+    float* dst = out + c * plane;
+    for (int64_t i = 0; i < plane; ++i) {
+      const float v = static_cast<float>(canvas[i * 3 + src_c]) * scale;
+      dst[i] = (v - mean[c]) / std[c];
+    }
+  }
+}
+
+}  // namespace fassst

@@ -30,3 +30,15 @@ void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int
                     int frame_width, bool clip);
 
 }  // namespace fassst
+
+namespace fassst {
+
+// A height x width x 3 uint8 canvas (C-contiguous; the letterbox gives
+// size x size) -> 3 x height x width float32 RGB planes, (x / 255 - mean) / std per channel, in float32 with exactly the
+// operations fassst_rt.processing.to_network_input used in NumPy
+// (x * float32(1/255), then - mean, then / std). `bgr`: the canvas is in
+// OpenCV's order and is flipped to RGB.
+void to_network_input(const uint8_t* canvas, int height, int width, const float mean[3],
+                      const float std[3], bool bgr, float* out);
+
+}  // namespace fassst

@@ -56,3 +56,18 @@ void paste_masks(const float* box_masks, const float* boxes, int64_t count, int 
 }
 
 }  // namespace fassst
+
+namespace fassst {
+
+void sigmoid_inplace(float* values, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    // In double, rounded once: the float32 formula's three roundings (and
+    // expf's own error) flip the > 0.5 decision of logits near 0, which
+    // random-weight and uncertain pixels have plenty of; this one agrees with
+    // ONNX Runtime's Sigmoid there (the portable export's parity check).
+    const double x = std::min(80.0, std::max(-80.0, static_cast<double>(values[i])));
+    values[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+  }
+}
+
+}  // namespace fassst

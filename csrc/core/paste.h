@@ -15,3 +15,13 @@ void paste_masks(const float* box_masks, const float* boxes, int64_t count, int 
                  int height, int width, float threshold, uint8_t* out, int num_threads = 0);
 
 }  // namespace fassst
+
+namespace fassst {
+
+// Mask logits -> probabilities in place, 1 / (1 + exp(-clip(x, -80, 80)))
+// computed in float64 and rounded once to float32 (clipped so that exp cannot
+// overflow). Python and C++ both call this one, so their box masks agree bit
+// for bit.
+void sigmoid_inplace(float* values, int64_t count);
+
+}  // namespace fassst

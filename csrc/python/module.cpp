@@ -29,6 +29,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("cuda_architectures") = FASSST_CUDA_ARCHITECTURES;
   fassst::python::register_roi_cpu(m);
   fassst::python::register_pipeline(m);
+  fassst::python::register_core(m);
 #ifdef FASSST_WITH_CUDA
   fassst::python::register_cuda(m);
 #endif

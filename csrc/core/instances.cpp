@@ -1,0 +1,47 @@
+#include "fassst/instances.h"
+
+#include "core/errors.h"
+#include "core/paste.h"
+
+namespace fassst {
+namespace {
+
+void check_index(const Instances& inst, size_t i) {
+  if (i >= inst.size())
+    throw InvalidArgument(message("Instances: index must be < ", inst.size(), " (the instance count), got ", i));
+}
+
+}  // namespace
+
+const std::string& Instances::class_name(size_t i) const {
+  check_index(*this, i);
+  const int64_t label = labels[i];
+  if (label < 0 || label >= static_cast<int64_t>(names.size()))
+    throw InvalidArgument(message("Instances: label ", label, " of instance ", i, " has no name (",
+                                  names.size(), " class names)"));
+  return names[static_cast<size_t>(label)];
+}
+
+void Instances::paste_mask(size_t i, uint8_t* out, float threshold) const {
+  check_index(*this, i);
+  const int64_t area = static_cast<int64_t>(mask_size) * mask_size;
+  paste_masks(box_masks.data() + i * area, mask_boxes.data() + i * 4, 1, mask_size, image_height,
+              image_width, threshold, out, 1);
+}
+
+std::vector<uint8_t> Instances::mask(size_t i, float threshold) const {
+  std::vector<uint8_t> out(static_cast<size_t>(image_height) * image_width);
+  paste_mask(i, out.data(), threshold);
+  return out;
+}
+
+std::vector<uint8_t> Instances::masks(float threshold, int num_threads) const {
+  const size_t frame = static_cast<size_t>(image_height) * image_width;
+  std::vector<uint8_t> out(size() * frame);
+  if (!empty())
+    paste_masks(box_masks.data(), mask_boxes.data(), static_cast<int64_t>(size()), mask_size, image_height,
+                image_width, threshold, out.data(), num_threads);
+  return out;
+}
+
+}  // namespace fassst

@@ -1,0 +1,135 @@
+// Validation mirrors fassst_rt/metadata.py rule for rule (same minimums, same
+// defaults), so a model that one runtime accepts the other accepts too.
+#include "fassst/metadata.h"
+
+#include <cmath>
+
+#include "core/errors.h"
+#include "core/json.h"
+
+namespace fassst {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const std::string& what) const { throw MetadataError(source_ + ": " + what); }
+
+  static std::string got(const json::Value* v) { return v ? v->repr() : "nothing"; }
+
+  // An integer >= minimum (booleans are not integers, as in the Python check).
+  int integer(const json::Value& obj, const char* key, int minimum, const std::string& name,
+              const int* fallback = nullptr) const {
+    const json::Value* v = obj.find(key);
+    if ((!v || v->is_null()) && fallback && !v) return *fallback;
+    if (!v || !v->is_integer() || v->as_number() < minimum || v->as_number() > 2147483647.0)
+      fail(message(name, " must be an integer >= ", minimum, ", got ", got(v)));
+    return static_cast<int>(v->as_number());
+  }
+
+  std::array<float, 3> floats3(const json::Value& obj, const char* key, const std::string& name) const {
+    const json::Value* v = obj.find(key);
+    bool ok = v && v->is_array() && v->as_array().size() == 3;
+    if (ok)
+      for (const auto& item : v->as_array()) ok = ok && item.is_number();
+    if (!ok) fail(message(name, " must be a list of 3 numbers, got ", got(v)));
+    std::array<float, 3> out{};
+    for (int i = 0; i < 3; ++i) out[i] = static_cast<float>(v->as_array()[i].as_number());
+    return out;
+  }
+
+  float unit(const json::Value& obj, const char* key, float fallback) const {
+    const json::Value* v = obj.find(key);
+    if (!v) return fallback;
+    if (!v->is_number() || !(v->as_number() >= 0.0 && v->as_number() <= 1.0))
+      fail(message(key, " must be a number in [0, 1], got ", got(v)));
+    return static_cast<float>(v->as_number());
+  }
+
+  double number(const json::Value& obj, const char* key, const std::string& name) const {
+    const json::Value* v = obj.find(key);
+    if (!v || !v->is_number()) fail(message(name, " must be a number, got ", got(v)));
+    return v->as_number();
+  }
+
+ private:
+  const std::string& source_;
+};
+
+}  // namespace
+
+ModelMetadata ModelMetadata::from_json(const std::string& text, const std::string& source) {
+  const json::Value doc = json::parse(text, source);
+  const Reader r(source);
+  if (!doc.is_object()) r.fail(message("expected a JSON object, got ", doc.repr()));
+  ModelMetadata m;
+  m.source = source;
+  const json::Value* version = doc.find("version");
+  if (!version || !version->is_integer() || version->as_number() != kFormatVersion)
+    r.fail(message("metadata format version ", Reader::got(version),
+                   " is not supported (this fassst_rt reads version ", kFormatVersion, ")"));
+  m.input_size = r.integer(doc, "input_size", 32, "input_size");
+
+  const json::Value* mapping = doc.find("input_mapping");
+  if (!mapping || !mapping->is_object())
+    r.fail(message("input_mapping must be an object, got ", Reader::got(mapping)));
+  if (const json::Value* order = mapping->find("channel_order")) {
+    if (!order->is_string() || (order->as_string() != "rgb" && order->as_string() != "bgr"))
+      r.fail(message("input_mapping.channel_order must be 'rgb' or 'bgr', got ", order->repr()));
+    m.channel_order = order->as_string();
+  }
+  m.mean = r.floats3(*mapping, "mean", "input_mapping.mean");
+  m.std = r.floats3(*mapping, "std", "input_mapping.std");
+  for (float s : m.std)
+    if (!(s > 0.0f)) r.fail(message("input_mapping.std must be > 0, got ", mapping->find("std")->repr()));
+  const json::Value* u16 = mapping->find("uint16");
+  if (u16 && !u16->is_null()) {
+    if (!u16->is_object()) r.fail("input_mapping.uint16 must be an object or null");
+    const json::Value* kind = u16->find("kind");
+    if (!kind || !kind->is_string())
+      r.fail(message("input_mapping.uint16.kind must be a string, got ", Reader::got(kind)));
+    m.uint16.kind = kind->as_string();
+    if (m.uint16.kind == "percentile") {
+      m.uint16.low = r.number(*u16, "low", "input_mapping.uint16.low");
+      m.uint16.high = r.number(*u16, "high", "input_mapping.uint16.high");
+    } else if (m.uint16.kind == "window") {
+      m.uint16.min = r.number(*u16, "min", "input_mapping.uint16.min");
+      m.uint16.max = r.number(*u16, "max", "input_mapping.uint16.max");
+    } else if (m.uint16.kind != "identity") {
+      r.fail(message("unknown 16-bit mapping rule ", u16->repr(), " (known kinds: percentile, window, identity)"));
+    }
+  }
+
+  m.grid_size = r.integer(doc, "grid_size", 1, "grid_size");
+  m.mask_channels = r.integer(doc, "mask_channels", 1, "mask_channels");
+  m.roi_size = r.integer(doc, "roi_size", 4, "roi_size");
+  if (m.roi_size % 4) r.fail(message("roi_size must be a multiple of 4, got ", m.roi_size));
+  m.strides = r.floats3(doc, "strides", "strides");
+  if (const json::Value* rff = doc.find("rff")) {
+    if (!rff->is_bool()) r.fail(message("rff must be true or false, got ", rff->repr()));
+    m.rff = rff->as_bool();
+  }
+  const json::Value* names = doc.find("class_names");
+  bool names_ok = names && names->is_array() && !names->as_array().empty();
+  if (names_ok)
+    for (const auto& n : names->as_array()) names_ok = names_ok && n.is_string();
+  if (!names_ok) r.fail(message("class_names must be a non-empty list of strings, got ", Reader::got(names)));
+  for (const auto& n : names->as_array()) m.class_names.push_back(n.as_string());
+  m.score_threshold = r.unit(doc, "score_threshold", 0.3f);
+  m.nms_threshold = r.unit(doc, "nms_threshold", 0.5f);
+  const int default_max = m.grid_size * m.grid_size;
+  m.max_instances = r.integer(doc, "max_instances", 0, "max_instances", &default_max);
+  const json::Value* tile = doc.find("tile");
+  if (tile && !tile->is_null()) {
+    if (!tile->is_object()) r.fail("tile must be an object or null");
+    m.has_tile = true;
+    m.tile_size = r.integer(*tile, "size", 32, "tile.size");
+    m.tile_overlap = r.integer(*tile, "overlap", 0, "tile.overlap");
+  }
+  const json::Value* sha = doc.find("tail_sha256");
+  if (sha && sha->is_string()) m.tail_sha256 = sha->as_string();
+  return m;
+}
+
+}  // namespace fassst

@@ -1,0 +1,56 @@
+// The model metadata document (docs/model_files.md): the JSON stored in the
+// frame graph's ONNX metadata under the key "fassst" (and beside TensorRT
+// engines in NAME.plan.json). Parsed and validated field by field exactly as
+// fassst_rt/metadata.py does; nothing in it is executed.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "fassst/export.h"
+
+namespace fassst {
+
+// The rule mapping single-channel 16-bit frames to 8 bits
+// (fassst_rt/input_mapping.py): "percentile" (low/high percentiles of the
+// frame), "window" (fixed min/max) or "identity" (values already 0..255).
+struct Uint16Mapping {
+  std::string kind;  // empty: the model defines no 16-bit mapping
+  double low = 0.0, high = 0.0;  // percentile
+  double min = 0.0, max = 0.0;   // window
+};
+
+struct FASSST_API ModelMetadata {
+  static constexpr const char* kKey = "fassst";  // ONNX metadata_props key
+  static constexpr int kFormatVersion = 1;
+
+  int input_size = 0;                 // side of the square network input
+  std::string channel_order = "rgb";  // the order the graph wants
+  std::array<float, 3> mean{};        // per channel, on x / 255
+  std::array<float, 3> std{};
+  Uint16Mapping uint16;
+  int grid_size = 0;      // S (n = S * S cells)
+  int mask_channels = 0;  // M
+  int roi_size = 0;       // S1 (a multiple of 4); box masks are 2 S1 x 2 S1
+  std::array<float, 3> strides{};
+  bool rff = true;  // false: the tail takes the p1 crop only
+  std::vector<std::string> class_names;
+  float score_threshold = 0.3f;
+  float nms_threshold = 0.5f;
+  int max_instances = 0;
+  bool has_tile = false;  // the model's default tiling
+  int tile_size = 0;
+  int tile_overlap = 0;
+  std::string tail_sha256;  // empty when the document has none
+  std::string source;       // where it came from, for messages
+
+  int num_classes() const { return static_cast<int>(class_names.size()); }
+  int num_cells() const { return grid_size * grid_size; }
+
+  // Parses and validates a document; throws MetadataError naming `source`
+  // and the field.
+  static ModelMetadata from_json(const std::string& text, const std::string& source = "metadata");
+};
+
+}  // namespace fassst

@@ -1,0 +1,252 @@
+// The C++ core against known values (no model, no ONNX Runtime): tiling,
+// letterbox, normalisation, selection, paste, sigmoid, the 16-bit mapping,
+// the JSON reader and metadata validation, sha256, the ROI kernels.
+#include <cstring>
+#include <vector>
+
+#include "check.h"
+#include "core/errors.h"
+#include "core/input_mapping.h"
+#include "core/json.h"
+#include "core/letterbox.h"
+#include "core/paste.h"
+#include "core/roi_ops.h"
+#include "core/select.h"
+#include "core/sha256.h"
+#include "core/tiling.h"
+#include "fassst/instances.h"
+#include "fassst/metadata.h"
+
+using namespace fassst;
+
+TEST_CASE(tile_starts_are_evenly_spaced_with_half_even_rounding) {
+  // 1100 px, 192 px tiles, >= 64 overlap: 9 tiles, starts i * 113.5 rounded
+  // half to even, as Python's round() does (fassst_rt/tiling.py before the port).
+  const std::vector<Tile> tiles = tile_grid(1, 1100, 192, 64);
+  const int want[9] = {0, 114, 227, 340, 454, 568, 681, 794, 908};
+  CHECK_EQ(tiles.size(), size_t{9});
+  for (size_t i = 0; i < tiles.size() && i < 9; ++i) {
+    CHECK_EQ(tiles[i].x0, want[i]);
+    CHECK_EQ(tiles[i].x1, want[i] + 192);
+  }
+  // cores: borders in the middle of each overlap, the frame edges close them
+  CHECK_EQ(tiles[0].core_x0, 0.0);
+  CHECK_EQ(tiles[0].core_x1, (192 + 114) / 2.0);
+  CHECK_EQ(tiles[8].core_x1, 1100.0);
+}
+
+TEST_CASE(tile_grid_is_row_major_and_small_frames_get_one_tile) {
+  const std::vector<Tile> tiles = tile_grid(300, 420, 128, 32);
+  CHECK_EQ(tiles.size(), size_t{3 * 5});  // ceil((300 - 32) / 96) x ceil((420 - 32) / 96)
+  CHECK(tiles[1].y0 == 0 && tiles[1].x0 > 0);  // second tile: same row
+  const std::vector<Tile> one = tile_grid(100, 90, 128, 32);
+  CHECK_EQ(one.size(), size_t{1});
+  CHECK(one[0].y1 == 100 && one[0].x1 == 90 && one[0].core_y1 == 100.0 && one[0].core_x1 == 90.0);
+  CHECK_THROWS(InvalidArgument, tile_grid(100, 100, 64, 64), "0 <= overlap < size");
+}
+
+TEST_CASE(every_point_has_one_core_owner) {
+  const std::vector<Tile> tiles = tile_grid(333, 517, 128, 40);
+  for (float y = 0.0f; y <= 333.0f; y += 0.5f)
+    for (float x = 0.0f; x <= 517.0f; x += 0.5f) {
+      const float box[4] = {x - 1, y - 1, x + 1, y + 1};
+      int owners = 0;
+      for (const Tile& t : tiles) owners += in_core(box, t) ? 1 : 0;
+      if (owners != 1) {
+        CHECK_EQ(owners, 1);
+        return;
+      }
+    }
+}
+
+TEST_CASE(cross_tile_nms_is_class_aware) {
+  const float boxes[12] = {0, 0, 10, 10, 1, 0, 11, 10, 0, 0, 10, 10};
+  const int64_t labels[3] = {0, 0, 1};
+  const float scores[3] = {0.8f, 0.9f, 0.5f};
+  const std::vector<int64_t> kept = cross_tile_nms(boxes, labels, scores, 3, 2, 0.5f);
+  CHECK_EQ(kept.size(), size_t{2});  // box 0 suppressed by box 1; box 2 has another class
+  CHECK(kept.size() == 2 && kept[0] == 1 && kept[1] == 2);
+}
+
+TEST_CASE(select_keeps_best_class_threshold_and_ties_by_cell) {
+  // 3 cells, 2 classes; cells 0 and 1 overlap with equal scores: cell 0 wins.
+  const float boxes[12] = {0, 0, 10, 10, 0, 0, 10, 10, 50, 50, 60, 60};
+  const float scores[6] = {0.9f, 0.1f, 0.9f, 0.2f, 0.1f, 0.2f};
+  SelectParams p{0.3f, 0.5f, 10};
+  Selection s = select_instances(boxes, scores, 3, 2, p);
+  CHECK_EQ(s.cells.size(), size_t{1});
+  CHECK(s.cells.size() == 1 && s.cells[0] == 0 && s.labels[0] == 0);
+  p.score_threshold = 0.15f;
+  s = select_instances(boxes, scores, 3, 2, p);
+  CHECK(s.cells.size() == 2 && s.cells[1] == 2 && s.labels[1] == 1);
+  p.max_instances = 1;
+  CHECK_EQ(select_instances(boxes, scores, 3, 2, p).cells.size(), size_t{1});
+  CHECK_NEAR(box_iou(boxes, boxes + 8), 0.0, 0.0);
+}
+
+TEST_CASE(letterbox_geometry_and_boxes_back_to_the_frame) {
+  const LetterboxGeometry g = letterbox_geometry(700, 1100, 416);
+  CHECK_EQ(g.new_width, 416);
+  CHECK_EQ(g.new_height, 265);  // round(700 * 416 / 1100) = round(264.73)
+  CHECK_EQ(g.pad_x, 0);
+  CHECK_EQ(g.pad_y, 75);
+  float box[4] = {0.0f, 75.0f, 416.0f, 340.0f};
+  boxes_to_frame(box, 1, g, 700, 1100, true);
+  CHECK_NEAR(box[2], 1100.0, 1e-3);
+  CHECK_NEAR(box[3], 700.0, 0.01);
+}
+
+TEST_CASE(letterbox_pads_with_114_and_copies_an_exact_fit) {
+  // A 2 x 4 frame into 4 x 4: scale 1, rows 1..2 are the frame, the rest pad.
+  const uint8_t src[2 * 4] = {10, 20, 30, 40, 50, 60, 70, 80};
+  uint8_t dst[16];
+  letterbox(src, 2, 4, 4, 1, 4, 114, dst, 1);
+  CHECK_EQ(int(dst[0]), 114);
+  CHECK_EQ(int(dst[4]), 10);
+  CHECK_EQ(int(dst[11]), 80);
+  CHECK_EQ(int(dst[15]), 114);
+}
+
+TEST_CASE(to_network_input_flips_bgr_and_normalises) {
+  const uint8_t canvas[3] = {0, 128, 255};  // one BGR pixel: R = 255, B = 0
+  const float mean[3] = {0.5f, 0.25f, 0.0f}, std[3] = {0.5f, 0.25f, 1.0f};
+  float out[3];
+  to_network_input(canvas, 1, 1, mean, std, true, out);
+  CHECK_NEAR(out[0], (1.0f - 0.5f) / 0.5f, 1e-6);              // R plane
+  CHECK_NEAR(out[1], (128.0f / 255.0f - 0.25f) / 0.25f, 1e-6);  // G plane
+  CHECK_NEAR(out[2], 0.0, 0.0);                                 // B plane
+}
+
+TEST_CASE(sigmoid_is_clipped) {
+  float v[3] = {0.0f, 1000.0f, -1000.0f};
+  sigmoid_inplace(v, 3);
+  CHECK_EQ(v[0], 0.5f);
+  CHECK_EQ(v[1], 1.0f);  // 1 / (1 + e^-80) rounds to 1 in float32
+  CHECK(v[2] > 0.0f && v[2] < 1e-30f);  // exp(-80): no overflow, no exact 0
+}
+
+TEST_CASE(paste_fills_the_box_where_the_mask_is_on) {
+  std::vector<float> mask(4 * 4, 1.0f);
+  const float box[4] = {2.0f, 1.0f, 6.0f, 3.0f};
+  std::vector<uint8_t> out(5 * 8);
+  paste_masks(mask.data(), box, 1, 4, 5, 8, 0.5f, out.data(), 1);
+  int on = 0;
+  for (uint8_t v : out) on += v;
+  CHECK_EQ(on, 4 * 2);  // pixel centres 2.5..5.5 x 1.5..2.5
+  CHECK_EQ(int(out[1 * 8 + 2]), 1);
+  CHECK_EQ(int(out[1 * 8 + 1]), 0);
+  Instances inst;
+  inst.image_height = 5;
+  inst.image_width = 8;
+  inst.mask_size = 4;
+  inst.box_masks = mask;
+  inst.mask_boxes.assign(box, box + 4);
+  inst.boxes = inst.mask_boxes;
+  inst.scores = {0.9f};
+  inst.labels = {0};
+  inst.names = {"cell"};
+  CHECK(inst.mask(0) == out);
+  CHECK(inst.masks() == out);
+  CHECK_EQ(inst.class_name(0), std::string("cell"));
+  CHECK_THROWS(InvalidArgument, inst.mask(1), "index must be < 1");
+}
+
+TEST_CASE(uint16_mapping_rules) {
+  std::vector<uint16_t> v(101);
+  for (int i = 0; i <= 100; ++i) v[i] = static_cast<uint16_t>(i * 10);
+  std::vector<uint8_t> out(101);
+  Uint16Mapping window{"window", 0, 0, 0, 1000};
+  map_uint16_to_uint8(v.data(), 1, 101, 202, window, out.data());
+  CHECK_EQ(int(out[100]), 255);
+  CHECK_EQ(int(out[50]), 128);  // floor(0.5 * 255 + 0.5)
+  // percentile 0.5 / 99.5 of 0, 10, ..., 1000: 5 and 995 (NumPy's linear rule)
+  Uint16Mapping pct{"percentile", 0.5, 99.5, 0, 0};
+  map_uint16_to_uint8(v.data(), 1, 101, 202, pct, out.data());
+  CHECK_EQ(int(out[0]), 0);
+  CHECK_EQ(int(out[100]), 255);
+  CHECK_EQ(int(out[50]), 128);  // (500 - 5) / 990 * 255 = 127.5 -> 128
+  CHECK_EQ(int(out[1]), 1);     // (10 - 5) / 990 * 255 = 1.29 -> 1
+  Uint16Mapping none;
+  CHECK_THROWS(InvalidArgument, map_uint16_to_uint8(v.data(), 1, 101, 202, none, out.data()), "no mapping for 16-bit");
+  Uint16Mapping identity{"identity", 0, 0, 0, 0};
+  CHECK_THROWS(InvalidArgument, map_uint16_to_uint8(v.data(), 1, 101, 202, identity, out.data()), "0..255");
+}
+
+TEST_CASE(json_reader) {
+  const json::Value v = json::parse(R"( {"a": [1, 2.5, -3e2], "b": {"c": "x\u00e9\n"}, "d": null, "e": true} )", "t");
+  CHECK(v.is_object());
+  CHECK(v.find("a")->as_array()[0].is_integer());
+  CHECK(!v.find("a")->as_array()[1].is_integer());
+  CHECK_EQ(v.find("a")->as_array()[2].as_number(), -300.0);
+  CHECK_EQ(v.find("b")->find("c")->as_string(), std::string("x\xc3\xa9\n"));
+  CHECK(v.find("d")->is_null() && v.find("e")->as_bool());
+  CHECK_THROWS(MetadataError, json::parse("{\"a\": 1,}", "src.onnx"), "src.onnx");
+  CHECK_THROWS(MetadataError, json::parse("[1 2]", "t"), "expected ',' or ']'");
+  CHECK_THROWS(MetadataError, json::parse("{} x", "t"), "after the document");
+}
+
+namespace {
+const char* kDoc = R"({"format": "fassst", "version": 1, "input_size": 416,
+  "input_mapping": {"channel_order": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                    "uint16": {"kind": "percentile", "low": 0.5, "high": 99.5}},
+  "grid_size": 6, "mask_channels": 16, "roi_size": 28, "strides": [8, 16, 32], "rff": true,
+  "class_names": ["cell", "debris"], "score_threshold": 0.4, "nms_threshold": 0.5,
+  "tile": {"size": 256, "overlap": 64}, "tail_sha256": "abc", "training": {"epochs": 3}})";
+
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kDoc;
+  const size_t at = s.find(from);
+  return s.replace(at, from.size(), to);
+}
+}  // namespace
+
+TEST_CASE(metadata_parses_and_validates_like_python) {
+  const ModelMetadata m = ModelMetadata::from_json(kDoc, "m.onnx");
+  CHECK_EQ(m.input_size, 416);
+  CHECK_EQ(m.num_cells(), 36);
+  CHECK_EQ(m.num_classes(), 2);
+  CHECK_EQ(m.max_instances, 36);  // default S * S
+  CHECK(m.has_tile && m.tile_size == 256 && m.tile_overlap == 64);
+  CHECK_EQ(m.mean[0], 0.485f);
+  CHECK_EQ(m.uint16.kind, std::string("percentile"));
+  CHECK_EQ(m.score_threshold, 0.4f);
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"version\": 1", "\"version\": 2"), "m.onnx"),
+               "m.onnx: metadata format version 2 is not supported");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"roi_size\": 28", "\"roi_size\": 30"), "m"),
+               "roi_size must be a multiple of 4, got 30");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"input_size\": 416", "\"input_size\": 416.0"), "m"),
+               "input_size must be an integer >= 32, got 416");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("[\"cell\", \"debris\"]", "[]"), "m"),
+               "class_names must be a non-empty list of strings");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"score_threshold\": 0.4", "\"score_threshold\": 2"), "m"),
+               "score_threshold must be a number in [0, 1], got 2");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"percentile\"", "\"magic\""), "m"),
+               "unknown 16-bit mapping rule");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"std\": [0.229, 0.224, 0.225]", "\"std\": [1, 0, 1]"), "m"),
+               "input_mapping.std must be > 0");
+}
+
+TEST_CASE(sha256_known_digests) {
+  CHECK_EQ(sha256_bytes("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+  CHECK_EQ(sha256_bytes(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+  CHECK_EQ(sha256_bytes(std::string(1000, 'a')).substr(0, 16), std::string("41edece42d63e8d9"));
+  CHECK_THROWS(ModelError, sha256_file("/nonexistent/x.onnx"), "/nonexistent/x.onnx");
+}
+
+TEST_CASE(roi_fuse_of_constant_maps_is_the_sum) {
+  // Constant levels c1, c2, c3: every in-map sample is the constant, so the
+  // fused value is relu(c1 + c2 + c3) for a box well inside the maps.
+  const roi::FeatureShape shapes[3] = {{1, 2, 16, 16}, {1, 2, 8, 8}, {1, 2, 4, 4}};
+  std::vector<float> p1(2 * 16 * 16, 1.0f), p2(2 * 8 * 8, 2.0f), p3(2 * 4 * 4, -0.5f);
+  const float* maps[3] = {p1.data(), p2.data(), p3.data()};
+  const float strides[3] = {8, 16, 32};
+  const float rois[5] = {0, 16, 16, 96, 96};
+  std::vector<float> out(2 * 8 * 8);
+  roi_fuse_cpu(maps, shapes, rois, 1, 8, strides, out.data(), 1);
+  for (float v : out) CHECK_NEAR(v, 2.5, 1e-6);
+  const float bad[5] = {1, 0, 0, 1, 1};
+  CHECK_THROWS(InvalidArgument, roi_fuse_cpu(maps, shapes, bad, 1, 8, strides, out.data(), 1),
+               "batch_index) must be an integer in [0, 1)");
+}
+
+CHECK_MAIN()
