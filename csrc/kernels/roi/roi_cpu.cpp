@@ -1,48 +1,84 @@
 // CPU loops of roi_crop and roi_fuse. The arithmetic is roi_math.h's; this
-// file only decides what is computed once, the memory layout and threading:
+// file only decides what is computed once, the memory layout, the threading
+// and the instruction set the loops are compiled for:
 //  - the taps of each ROI on each level, and what the loops derive from them
 //    (valid columns, the map window read, which rows each output row blends),
 //    once per call, shared by every channel; the up2 taps likewise;
 //  - blend() is split into its two halves: lerp_x over the map rows a grid
-//    reads, then lerp_y between two of those x-interpolated rows;
-//  - kLanes channels of one ROI are processed together, with the channel
-//    innermost. In a plane, a column tap means one scalar indexed load per
-//    value; with channels innermost it is one contiguous load per kLanes
-//    values, so every loop vectorises over channels with the taps' weights
-//    broadcast;
-//  - two channel-innermost layouts: x-interpolated rows are [j][lane]; map
-//    windows, R3, Q and output rows are "blocked", [lane / 4][y][x][lane % 4],
-//    so that moving between them and channel planes (the maps read, the
-//    output written) is a 4 x 4 transpose the compiler vectorises;
+//    reads, then lerp_y between two of those x-interpolated rows. The
+//    x-interpolated rows are made lazily, two at a time, just before the
+//    first output row that blends them, and the map window is read one row
+//    at a time, so what a row is made from is still in L1;
+//  - kLanes = 8 channels of one ROI are processed together, the channel
+//    innermost ("lane-interleaved": [y][x][lane]). In a plane, a column tap
+//    means one scalar indexed load per value; with the channel innermost it
+//    is one contiguous 8-float load, so every arithmetic loop is a plain loop
+//    over 8 lanes with the tap's weights broadcast, which the compiler turns
+//    into one 256-bit (AVX2) or two 128-bit (SSE2, NEON) operations per step;
+//  - moving between channel planes (the maps read, the output written) and
+//    the interleaved layout is a transpose, done with 4 x 4 in-register
+//    transposes on x86-64 (SSE2, or AVX2 on [lanes 0-3 | 4-7] halves) and
+//    plain loops elsewhere (data movement only: no arithmetic);
 //  - roi_fuse keeps R3, Q and all intermediate rows in per-thread scratch
-//    (L1/L2-resident) and writes each output element once.
+//    (L1/L2-resident, kept between calls) and writes each output element
+//    once;
+//  - tasks (ROI x 8-channel group) are drawn from a shared counter by the
+//    threads of core/parallel.h's pool;
+//  - on x86-64 the per-task loops are compiled twice, for the SSE2 baseline
+//    and for AVX2, and the AVX2 copy is used when the CPU has it. AVX2 only,
+//    not FMA: both copies do the same float32 multiplies and adds in the same
+//    order (roi_math.h's), so their results are bit-identical.
 #include "kernels/roi/roi_cpu.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
 #include "kernels/roi/roi_math.h"
 
+// FASSST_ROI_PORTABLE (a test switch) builds the plain-loop path of other
+// architectures (aarch64) on x86-64 too.
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(FASSST_ROI_PORTABLE)
+#include <emmintrin.h>
+#define FASSST_ROI_SSE2 1
+#else
+#define FASSST_ROI_SSE2 0
+#endif
+
+// The AVX2 copy needs GCC/Clang function attributes and x86-64.
+#if FASSST_ROI_SSE2 && (defined(__GNUC__) || defined(__clang__)) && !defined(FASSST_ROI_NO_AVX2)
+#define FASSST_ROI_AVX2 1
+#else
+#define FASSST_ROI_AVX2 0
+#endif
+
+#if FASSST_ROI_AVX2
+#include <immintrin.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASSST_FLATTEN __attribute__((flatten))
+#else
+#define FASSST_FLATTEN
+#endif
+
 namespace fassst {
 namespace roi {
 namespace {
 
-// Channels processed together, and the block of them that one 16-byte
-// vector holds in the blocked layout.
+// Channels processed together: one 256-bit vector of floats.
 constexpr int kLanes = 8;
-constexpr int kBlock = 4;
-constexpr int kBlocks = kLanes / kBlock;
-static_assert(kLanes % kBlock == 0, "lanes come in whole blocks");
 
 // An n x n grid sampled from one map by row taps and column taps (an ROI on
 // one level, or the up2 grid), with what every channel shares.
 struct Grid {
   const AxisTap* rows;
-  // The column taps, with lo/hi turned into offsets, in floats, into a row of
-  // a block of the window (see load_window): what x_interpolate reads.
+  // The column taps, with lo/hi turned into offsets, in floats, into an
+  // interleaved window row (see PlaneRows): what x_interpolate reads.
   const AxisTap* cols;
   int n;
   // Valid column taps are [col_begin, col_end); the others sample 0.
@@ -59,9 +95,9 @@ struct Grid {
   // zero row, so lerp_y gives them 0 without a branch.
   const int* lo_off;
   const int* hi_off;
+  // How many x-interpolated rows (after the zero row) output row i needs.
+  const int* rows_needed;
 
-  // Floats of one block of the window (a window is kBlocks of them).
-  int64_t window_block() const { return static_cast<int64_t>(y_count) * x_count * kBlock; }
 };
 
 // [first, first + count) covering lo..hi of the valid taps in t[0, n).
@@ -77,11 +113,12 @@ void tap_range(const AxisTap* t, int n, int* first, int* count) {
 }
 
 // Derives a Grid from the row and column taps (taps[0, n) and [n, 2n)),
-// rewriting the column taps in place; `offsets` receives 2n ints (lo | hi).
+// rewriting the column taps in place; `offsets` receives 3n ints
+// (lo | hi | rows_needed).
 Grid make_grid(AxisTap* taps, int n, int* offsets) {
   const AxisTap* rows = taps;
   AxisTap* cols = taps + n;
-  Grid g{rows, cols, n, 0, 0, 0, 0, 0, 0, offsets, offsets + n};
+  Grid g{rows, cols, n, 0, 0, 0, 0, 0, 0, offsets, offsets + n, offsets + 2 * n};
   // Sample coordinates are monotone in the bin index, so the valid column
   // taps are one contiguous run.
   while (g.col_begin < n && !cols[g.col_begin].valid) ++g.col_begin;
@@ -91,14 +128,15 @@ Grid make_grid(AxisTap* taps, int n, int* offsets) {
   tap_range(rows, n, &g.y_first, &g.y_count);
   tap_range(cols, n, &g.x_first, &g.x_count);
   for (int j = g.col_begin; j < g.col_end; ++j) {
-    cols[j].lo = (cols[j].lo - g.x_first) * kBlock;
-    cols[j].hi = (cols[j].hi - g.x_first) * kBlock;
+    cols[j].lo = (cols[j].lo - g.x_first) * kLanes;
+    cols[j].hi = (cols[j].hi - g.x_first) * kLanes;
   }
   const int row_floats = n * kLanes;
   for (int i = 0; i < n; ++i) {
     const bool v = rows[i].valid;
     offsets[i] = v ? (1 + rows[i].lo - g.y_first) * row_floats : 0;
     offsets[n + i] = v ? (1 + rows[i].hi - g.y_first) * row_floats : 0;
+    offsets[2 * n + i] = v ? 1 + std::max(rows[i].lo, rows[i].hi) - g.y_first : 0;
   }
   return g;
 }
@@ -107,15 +145,15 @@ Grid make_grid(AxisTap* taps, int n, int* offsets) {
 // of them needs.
 struct Grids {
   std::vector<AxisTap> taps;  // [g][row taps | col taps]
-  std::vector<int> offsets;   // [g][lo | hi]
+  std::vector<int> offsets;   // [g][lo | hi | rows_needed]
   std::vector<Grid> grid;
-  size_t max_window = 0;  // floats of the largest map window (all lanes)
+  size_t max_window_row = 0;  // floats of the longest interleaved window row
   size_t max_x_rows = 0;  // floats of the largest set of x-interpolated rows
 
   void add(AxisTap* grid_taps, int n, int* offs) {
     grid.push_back(make_grid(grid_taps, n, offs));
     const Grid& g = grid.back();
-    max_window = std::max(max_window, static_cast<size_t>(g.window_block()) * kBlocks);
+    max_window_row = std::max(max_window_row, static_cast<size_t>(g.x_count) * kLanes);
     max_x_rows = std::max(max_x_rows, static_cast<size_t>(g.y_count + 1) * n * kLanes);
   }
 };
@@ -125,7 +163,7 @@ Grids roi_grids(const float* rois, int64_t num_rois, float spatial_scale, int n,
                 int width) {
   Grids g;
   g.taps.resize(static_cast<size_t>(num_rois) * 2 * n);
-  g.offsets.resize(static_cast<size_t>(num_rois) * 2 * n);
+  g.offsets.resize(static_cast<size_t>(num_rois) * 3 * n);
   g.grid.reserve(num_rois);
   for (int64_t k = 0; k < num_rois; ++k) {
     const float* r = rois + k * 5;
@@ -135,18 +173,18 @@ Grids roi_grids(const float* rois, int64_t num_rois, float spatial_scale, int n,
     AxisTap* cols = rows + n;
     for (int i = 0; i < n; ++i) rows[i] = roi_tap(ay, i, height);
     for (int j = 0; j < n; ++j) cols[j] = roi_tap(ax, j, width);
-    g.add(rows, n, g.offsets.data() + k * 2 * n);
+    g.add(rows, n, g.offsets.data() + k * 3 * n);
   }
   return g;
 }
 
 // The up2 grid: n x n from a src x src plane (taps depend on sizes only).
-// Its window is the whole source plane, so a blocked src x src plane (R3, Q)
-// is read as it is.
+// Its window is the whole source plane, so an interleaved src x src plane
+// (R3, Q) is read as it is.
 Grids up2_grid(int n, int src) {
   Grids g;
   g.taps.resize(2 * static_cast<size_t>(n));
-  g.offsets.resize(2 * static_cast<size_t>(n));
+  g.offsets.resize(3 * static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) g.taps[i] = g.taps[n + i] = up2_tap(i, src);
   g.add(g.taps.data(), n, g.offsets.data());
   assert(g.grid[0].y_first == 0 && g.grid[0].y_count == src && g.grid[0].x_first == 0 &&
@@ -154,133 +192,261 @@ Grids up2_grid(int n, int src) {
   return g;
 }
 
-// Four channel rows -> one blocked row: dst[x][lane] = p_lane[x], a 4 x 4
-// transpose per four values of x. (restrict is honoured on parameters.)
-void interleave_block(const float* __restrict p0, const float* __restrict p1,
-                      const float* __restrict p2, const float* __restrict p3, int n,
-                      float* __restrict dst) {
-  for (int x = 0; x < n; ++x) {
-    dst[x * kBlock] = p0[x];
-    dst[x * kBlock + 1] = p1[x];
-    dst[x * kBlock + 2] = p2[x];
-    dst[x * kBlock + 3] = p3[x];
-  }
-}
-
-// The inverse: one blocked row -> four channel rows.
-void deinterleave_block(const float* __restrict src, int n, float* __restrict d0,
-                        float* __restrict d1, float* __restrict d2, float* __restrict d3) {
-  for (int j = 0; j < n; ++j) {
-    d0[j] = src[j * kBlock];
-    d1[j] = src[j * kBlock + 1];
-    d2[j] = src[j * kBlock + 2];
-    d3[j] = src[j * kBlock + 3];
-  }
-}
-
-// Copies the window `g` reads from kLanes channel planes (each `width`
-// wide) into `win`, blocked: win[b][y - y_first][x - x_first][lane % 4].
-void load_window(const Grid& g, const float* const* planes, int width, float* win) {
-  for (int b = 0; b < kBlocks; ++b) {
-    const float* const* p = planes + b * kBlock;
-    float* block = win + b * g.window_block();
-    for (int r = 0; r < g.y_count; ++r) {
-      const int64_t src = static_cast<int64_t>(g.y_first + r) * width + g.x_first;
-      interleave_block(p[0] + src, p[1] + src, p[2] + src, p[3] + src, g.x_count,
-                       block + static_cast<int64_t>(r) * g.x_count * kBlock);
+// Eight channel rows -> one interleaved row: dst[x][lane] = p[lane][off + x].
+inline void interleave(const float* const* p, int64_t off, int n, float* __restrict dst) {
+  int x = 0;
+#if FASSST_ROI_SSE2
+  for (; x + 4 <= n; x += 4) {
+    for (int half = 0; half < 2; ++half) {
+      const float* const* q = p + 4 * half;
+      __m128 r0 = _mm_loadu_ps(q[0] + off + x), r1 = _mm_loadu_ps(q[1] + off + x);
+      __m128 r2 = _mm_loadu_ps(q[2] + off + x), r3 = _mm_loadu_ps(q[3] + off + x);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      float* d = dst + x * kLanes + 4 * half;
+      _mm_storeu_ps(d, r0);
+      _mm_storeu_ps(d + kLanes, r1);
+      _mm_storeu_ps(d + 2 * kLanes, r2);
+      _mm_storeu_ps(d + 3 * kLanes, r3);
     }
   }
+#endif
+  for (; x < n; ++x)
+    for (int v = 0; v < kLanes; ++v) dst[x * kLanes + v] = p[v][off + x];
 }
 
-// at(y, offset) of one row of one block of a window: `offset` floats into it
-// (a Grid column tap's lo/hi plus the lane in the block). The caller picks
-// the row.
-struct WindowRowAt {
-  const float* row;
-  float operator()(int /*y*/, int offset) const { return row[offset]; }
-};
-
-// The x half of every blend of the grid, for all lanes: row 1 + r of `h`
-// holds, for map row y_first + r, lerp_x(cols[j]) where cols[j] is valid and
-// 0 elsewhere, as [j][lane]. Row 0 is the zero row; it is never written (the
-// caller zero-initialises it). Column-major, so that each tap's weights are
-// loaded and broadcast once for all rows.
-void x_interpolate(const Grid& g, const float* win, float* __restrict h) {
-  const int64_t row_floats = static_cast<int64_t>(g.n) * kLanes;
-  const int64_t win_block = g.window_block();
-  const int64_t win_row_floats = static_cast<int64_t>(g.x_count) * kBlock;
-  float* __restrict rows = h + row_floats;
-  for (int r = 0; r < g.y_count; ++r) {
-    float* row = rows + r * row_floats;
-    std::fill(row, row + g.col_begin * kLanes, 0.0f);
-    std::fill(row + g.col_end * kLanes, row + row_floats, 0.0f);
-  }
-  for (int j = g.col_begin; j < g.col_end; ++j) {
-    const AxisTap tap = g.cols[j];
-    for (int r = 0; r < g.y_count; ++r) {
-      float* __restrict out = rows + r * row_floats + j * kLanes;
-      for (int b = 0; b < kBlocks; ++b) {
-        const WindowRowAt at{win + b * win_block + r * win_row_floats};
-        AxisTap t = tap;
-        for (int v = 0; v < kBlock; ++v, ++t.lo, ++t.hi)
-          out[b * kBlock + v] = lerp_x(t, at, g.y_first + r);
+// The inverse: an interleaved row of n values per lane -> the first `lanes`
+// lanes' output rows, dst + lane * plane_stride.
+inline void deinterleave(const float* __restrict src, int n, int lanes, float* dst,
+                         int64_t plane_stride) {
+  int j = 0;
+#if FASSST_ROI_SSE2
+  if (lanes == kLanes) {
+    for (; j + 4 <= n; j += 4) {
+      for (int half = 0; half < 2; ++half) {
+        const float* s = src + j * kLanes + 4 * half;
+        __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + kLanes);
+        __m128 r2 = _mm_loadu_ps(s + 2 * kLanes), r3 = _mm_loadu_ps(s + 3 * kLanes);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = dst + 4 * half * plane_stride + j;
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + plane_stride, r1);
+        _mm_storeu_ps(d + 2 * plane_stride, r2);
+        _mm_storeu_ps(d + 3 * plane_stride, r3);
       }
     }
   }
+#endif
+  for (int v = 0; v < lanes; ++v)
+    for (int jj = j; jj < n; ++jj) dst[v * plane_stride + jj] = src[jj * kLanes + v];
 }
 
-// Where value (j, lane) of a blocked row goes, blocks `block_floats` apart.
-int64_t blocked(int j, int lane, int64_t block_floats) {
-  return lane / kBlock * block_floats + j * kBlock + lane % kBlock;
+#if FASSST_ROI_AVX2
+// AVX2 versions of interleave / deinterleave: four columns of eight lanes at
+// a time, as [lanes 0-3 | lanes 4-7] 256-bit registers and one in-lane 4 x 4
+// transpose. Interleaved rows are written and read as whole 256-bit vectors,
+// which the loads of x_interpolate (8 lanes of one column) then get
+// forwarded from the store buffer.
+__attribute__((target("avx2"))) inline void transpose4_in_lanes(__m256& r0, __m256& r1,
+                                                                 __m256& r2, __m256& r3) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  r0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  r1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  r2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  r3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
 }
 
-// lerp_y completes blend() for output row i of the grid, all lanes, into a
-// blocked row: out(j, lane) = lerp_y(rows[i], h_lo(j, lane), h_hi(j, lane)).
+__attribute__((target("avx2"))) inline void interleave_avx2(const float* const* p, int64_t off,
+                                                             int n, float* __restrict dst) {
+  int x = 0;
+  for (; x + 4 <= n; x += 4) {
+    __m256 r[4];
+    for (int v = 0; v < 4; ++v)
+      r[v] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[v] + off + x)),
+                                  _mm_loadu_ps(p[v + 4] + off + x), 1);
+    transpose4_in_lanes(r[0], r[1], r[2], r[3]);
+    for (int q = 0; q < 4; ++q) _mm256_storeu_ps(dst + (x + q) * kLanes, r[q]);
+  }
+  for (; x < n; ++x) {
+    const int64_t o = off + x;
+    _mm256_storeu_ps(dst + x * kLanes, _mm256_setr_ps(p[0][o], p[1][o], p[2][o], p[3][o], p[4][o],
+                                                      p[5][o], p[6][o], p[7][o]));
+  }
+}
+
+__attribute__((target("avx2"))) inline void deinterleave_avx2(const float* __restrict src, int n,
+                                                               int lanes, float* dst,
+                                                               int64_t plane_stride) {
+  int j = 0;
+  if (lanes == kLanes) {
+    for (; j + 4 <= n; j += 4) {
+      __m256 r[4];
+      for (int q = 0; q < 4; ++q) r[q] = _mm256_loadu_ps(src + (j + q) * kLanes);
+      transpose4_in_lanes(r[0], r[1], r[2], r[3]);
+      for (int v = 0; v < 4; ++v) {
+        _mm_storeu_ps(dst + v * plane_stride + j, _mm256_castps256_ps128(r[v]));
+        _mm_storeu_ps(dst + (v + 4) * plane_stride + j, _mm256_extractf128_ps(r[v], 1));
+      }
+    }
+  }
+  for (int v = 0; v < lanes; ++v)
+    for (int jj = j; jj < n; ++jj) dst[v * plane_stride + jj] = src[jj * kLanes + v];
+}
+#endif
+
+// The transposes of the instruction set a task is compiled for.
+template <bool kAvx2>
+inline void interleave_isa(const float* const* p, int64_t off, int n, float* __restrict dst) {
+#if FASSST_ROI_AVX2
+  if (kAvx2) return interleave_avx2(p, off, n, dst);
+#endif
+  interleave(p, off, n, dst);
+}
+
+template <bool kAvx2>
+inline void deinterleave_isa(const float* __restrict src, int n, int lanes, float* dst,
+                             int64_t plane_stride) {
+#if FASSST_ROI_AVX2
+  if (kAvx2) return deinterleave_avx2(src, n, lanes, dst, plane_stride);
+#endif
+  deinterleave(src, n, lanes, dst, plane_stride);
+}
+
+// Where x_interpolate reads the map rows of a grid's window, interleaved
+// ([x - x_first][lane]): built one row at a time from kLanes channel planes
+// (each `width` wide) into a one-row buffer, so the window never exists
+// whole ...
+template <bool kAvx2>
+struct PlaneRows {
+  const float* const* planes;
+  int width;
+  float* buf;  // two rows of x_count * kLanes floats
+  // Window row r, in buffer row `slot` (0 or 1).
+  const float* operator()(const Grid& g, int r, int slot) const {
+    float* row = buf + static_cast<int64_t>(slot) * g.x_count * kLanes;
+    interleave_isa<kAvx2>(planes, static_cast<int64_t>(g.y_first + r) * width + g.x_first, g.x_count, row);
+    return row;
+  }
+};
+
+// ... or an interleaved plane already in scratch (R3, Q: the up2 grids,
+// whose window is the whole plane).
+struct InterleavedRows {
+  const float* plane;
+  const float* operator()(const Grid& g, int r, int /*slot*/) const {
+    return plane + static_cast<int64_t>(r) * g.x_count * kLanes;
+  }
+};
+
+// at(y, which) for lerp_x over one lane: which = 0 reads the lane in the
+// column of the tap's lo, 1 the lane in the column of its hi. The tap handed
+// to lerp_x is rewritten to lo = 0, hi = 1 so that, once inlined, the loop
+// over lanes is two contiguous 8-float loads (the compiler cannot always see
+// that on offsets it has to track through the window row).
+struct LanePairAt {
+  const float* lo;
+  const float* hi;
+  float operator()(int /*y*/, int which) const { return which == 0 ? *lo : *hi; }
+};
+
+// lerp_x of tap t for all lanes of one column: o[lane] = lerp_x(t) reading
+// the window row `in`.
+inline void lerp_x_lanes(AxisTap t, const float* in, int y, float* __restrict o) {
+  const float* __restrict lo = in + t.lo;
+  const float* __restrict hi = in + t.hi;
+  t.lo = 0;
+  t.hi = 1;
+  for (int v = 0; v < kLanes; ++v) o[v] = lerp_x(t, LanePairAt{lo + v, hi + v}, y);
+}
+
+// The x half of every blend of the grid, for all lanes, for window rows
+// [r_begin, r_end): row 1 + r of `h` holds, for map row y_first + r,
+// lerp_x(cols[j]) where cols[j] is valid and 0 elsewhere, as [j][lane]. Row 0
+// is the zero row; it is never written (the caller zero-initialises it).
+// Rows go in pairs, each column tap loaded once for both.
+template <typename Rows>
+inline void x_interpolate(const Grid& g, const Rows& src, int r_begin, int r_end,
+                          float* __restrict h) {
+  const int64_t row_floats = static_cast<int64_t>(g.n) * kLanes;
+  int r = r_begin;
+  for (; r + 2 <= r_end; r += 2) {
+    float* __restrict out0 = h + (1 + r) * row_floats;
+    float* __restrict out1 = out0 + row_floats;
+    const float* in0 = src(g, r, 0);
+    const float* in1 = src(g, r + 1, 1);
+    std::fill(out0, out0 + g.col_begin * kLanes, 0.0f);
+    std::fill(out1, out1 + g.col_begin * kLanes, 0.0f);
+    for (int j = g.col_begin; j < g.col_end; ++j) {
+      const AxisTap t = g.cols[j];
+      lerp_x_lanes(t, in0, g.y_first + r, out0 + j * kLanes);
+      lerp_x_lanes(t, in1, g.y_first + r + 1, out1 + j * kLanes);
+    }
+    std::fill(out0 + g.col_end * kLanes, out0 + row_floats, 0.0f);
+    std::fill(out1 + g.col_end * kLanes, out1 + row_floats, 0.0f);
+  }
+  if (r < r_end) {
+    float* __restrict out = h + (1 + r) * row_floats;
+    const float* in = src(g, r, 0);
+    std::fill(out, out + g.col_begin * kLanes, 0.0f);
+    for (int j = g.col_begin; j < g.col_end; ++j)
+      lerp_x_lanes(g.cols[j], in, g.y_first + r, out + j * kLanes);
+    std::fill(out + g.col_end * kLanes, out + row_floats, 0.0f);
+  }
+}
+
+// The x-interpolated rows of a grid, made when an output row first needs
+// them: the rows of output row i are made just before it is blended, so they
+// are still in L1 when read (the whole set does not fit).
+template <typename Rows>
+struct XRows {
+  const Grid& g;
+  Rows src;
+  float* h;  // (y_count + 1) * n * kLanes floats, row 0 zero
+  int done;
+
+  XRows(const Grid& grid, const Rows& rows, float* buffer) : g(grid), src(rows), h(buffer), done(0) {}
+
+  // Makes the rows output row i blends (and those before them).
+  void need(int i) {
+    int upto = g.rows_needed[i];
+    if (upto > done) {
+      upto = std::min(std::max(upto, done + 2), g.y_count);  // whole pairs where possible
+      x_interpolate(g, src, done, upto, h);
+      done = upto;
+    }
+  }
+};
+
+template <typename Rows>
+XRows<Rows> x_rows(const Grid& g, const Rows& rows, float* h) {
+  return XRows<Rows>(g, rows, h);
+}
+
+// lerp_y completes blend() for output row i of the grid, all lanes:
+// out[j][lane] = lerp_y(rows[i], h_lo[j][lane], h_hi[j][lane]).
 // The tap is copied so the compiler knows the stores cannot change it.
-void blend_row(const Grid& g, int i, const float* h, float* __restrict out,
-               int64_t block_floats) {
+inline void blend_row(const Grid& g, int i, const float* h, float* __restrict out) {
   const AxisTap t = g.rows[i];
   const float* __restrict lo = h + g.lo_off[i];
   const float* __restrict hi = h + g.hi_off[i];
-  for (int j = 0; j < g.n; ++j)
-    for (int v = 0; v < kLanes; ++v) {
-      const int e = j * kLanes + v;
-      out[blocked(j, v, block_floats)] = lerp_y(t, lo[e], hi[e]);
-    }
+  const int count = g.n * kLanes;
+  for (int e = 0; e < count; ++e) out[e] = lerp_y(t, lo[e], hi[e]);
 }
 
-// blend(g, i) + blend(up, i) into a blocked row: a row of Q, or, with
-// `apply_relu`, of the output R.
+// blend(g, i) + blend(up, i): a row of Q, or, with `apply_relu`, of R.
 template <bool apply_relu>
-void blend_sum_row(const Grid& g, const float* hg, const Grid& up, const float* hu, int i,
-                   float* __restrict out, int64_t block_floats) {
+inline void blend_sum_row(const Grid& g, const float* hg, const Grid& up, const float* hu, int i,
+                          float* __restrict out) {
   const AxisTap t = g.rows[i];
   const AxisTap u = up.rows[i];
   const float* __restrict g_lo = hg + g.lo_off[i];
   const float* __restrict g_hi = hg + g.hi_off[i];
   const float* __restrict u_lo = hu + up.lo_off[i];
   const float* __restrict u_hi = hu + up.hi_off[i];
-  for (int j = 0; j < g.n; ++j)
-    for (int v = 0; v < kLanes; ++v) {
-      const int e = j * kLanes + v;
-      const float sum = lerp_y(t, g_lo[e], g_hi[e]) + lerp_y(u, u_lo[e], u_hi[e]);
-      out[blocked(j, v, block_floats)] = apply_relu ? relu(sum) : sum;
-    }
-}
-
-// Stores a blocked row of n values per lane (blocks n * kBlock apart) to the
-// first `lanes` lanes' output rows, dst + lane * plane_stride.
-void store_row(const float* row, int n, int lanes, float* dst, int64_t plane_stride) {
-  for (int b = 0; b < kBlocks; ++b) {
-    const float* src = row + b * n * kBlock;
-    float* d = dst + b * kBlock * plane_stride;
-    const int block_lanes = std::min(kBlock, lanes - b * kBlock);
-    if (block_lanes == kBlock) {
-      deinterleave_block(src, n, d, d + plane_stride, d + 2 * plane_stride, d + 3 * plane_stride);
-    } else {
-      for (int v = 0; v < block_lanes; ++v)
-        for (int j = 0; j < n; ++j) d[v * plane_stride + j] = src[j * kBlock + v];
-    }
+  const int count = g.n * kLanes;
+  for (int e = 0; e < count; ++e) {
+    const float sum = lerp_y(t, g_lo[e], g_hi[e]) + lerp_y(u, u_lo[e], u_hi[e]);
+    out[e] = apply_relu ? relu(sum) : sum;
   }
 }
 
@@ -307,8 +473,8 @@ struct LaneGroup {
 // Runs task(t, scratch) for every t in [0, num_tasks) on up to num_threads
 // threads. Tasks are handed out one at a time from a shared counter rather
 // than split evenly up front, so a thread slowed down (a core shared with
-// another process, larger ROIs) just takes fewer. Each thread makes its
-// scratch once.
+// another process, larger ROIs) just takes fewer. Each thread gets its
+// scratch once per call (make_scratch returns a reference to it).
 template <typename MakeScratch, typename Task>
 void run_tasks(int64_t num_tasks, int num_threads, const MakeScratch& make_scratch,
                const Task& task) {
@@ -316,12 +482,174 @@ void run_tasks(int64_t num_tasks, int num_threads, const MakeScratch& make_scrat
   std::atomic<int64_t> next{0};
   // One index per thread (min_chunk 1); each thread then draws tasks.
   parallel_for(std::min<int64_t>(threads, num_tasks), threads, 1, [&](int64_t, int64_t) {
-    auto scratch = make_scratch();
+    auto& scratch = make_scratch();
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < num_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed))
       task(t, scratch);
   });
 }
+
+// The scratch of the calling thread, kept between calls (the pool's workers
+// live on): allocating and zeroing it anew costs several microseconds a call.
+template <typename Scratch>
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// `v` with at least n floats; its contents are not kept when it grows.
+void fit(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.assign(n, 0.0f);
+}
+
+// Sets row 0 of a set of x-interpolated rows (n columns) to 0: lerp_y of an
+// invalid row tap reads it.
+void zero_row(std::vector<float>& h, int n) {
+  std::fill(h.begin(), h.begin() + static_cast<int64_t>(n) * kLanes, 0.0f);
+}
+
+#if FASSST_ROI_AVX2
+// Whether the AVX2 copy of the loops runs: where the CPU has AVX2, unless the
+// environment variable FASSST_CPU_NO_AVX2 is set to a non-empty value other
+// than "0" (to test the portable copy on an AVX2 machine; both give the same
+// bits).
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    const char* off = std::getenv("FASSST_CPU_NO_AVX2");
+    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has;
+}
+#endif
+
+// ---- roi_crop --------------------------------------------------------------
+
+struct CropScratch {
+  std::vector<float> win, h, row;
+};
+
+struct CropJob {
+  const float* feature;
+  const float* rois;
+  const Grids* grids;
+  FeatureShape f;
+  int s;
+  int64_t num_rois;
+  float* out;
+};
+
+// One task: lane group task / num_rois of ROI task % num_rois.
+template <bool kAvx2>
+inline void crop_task(const CropJob& c, int64_t task, CropScratch& sc) {
+  const int64_t k = task % c.num_rois;
+  const LaneGroup lg(task / c.num_rois, c.f.channels);
+  const Grid& g = c.grids->grid[k];
+  const int64_t plane_size = static_cast<int64_t>(c.f.height) * c.f.width;
+  const int64_t out_plane = static_cast<int64_t>(c.s) * c.s;
+  const float* planes[kLanes];
+  lg.planes(c.feature, roi_batch_index(c.rois[k * 5]), c.f.channels, plane_size, planes);
+  float* dst = c.out + (k * c.f.channels + lg.c0) * out_plane;
+
+  auto h = x_rows(g, PlaneRows<kAvx2>{planes, c.f.width, sc.win.data()}, sc.h.data());
+  for (int i = 0; i < c.s; ++i) {
+    h.need(i);
+    blend_row(g, i, sc.h.data(), sc.row.data());
+    deinterleave_isa<kAvx2>(sc.row.data(), c.s, lg.lanes, dst + i * c.s, out_plane);
+  }
+}
+
+FASSST_FLATTEN void crop_task_base(const CropJob& c, int64_t task, CropScratch& sc) {
+  crop_task<false>(c, task, sc);
+}
+
+#if FASSST_ROI_AVX2
+__attribute__((target("avx2"))) FASSST_FLATTEN void crop_task_avx2(const CropJob& c,
+                                                                    int64_t task,
+                                                                    CropScratch& sc) {
+  crop_task<true>(c, task, sc);
+}
+#endif
+
+// ---- roi_fuse --------------------------------------------------------------
+
+struct FuseScratch {
+  std::vector<float> win, h1, h2, h3, h_r3, h_q, r3, q, row;
+};
+
+struct FuseJob {
+  const float* maps[kLevels];
+  const float* rois;
+  const FeatureShape* lv;
+  const Grids* roi_grid[kLevels];
+  const Grid* up1;  // Q (s2 x s2) -> s1 x s1
+  const Grid* up2;  // R3 (s3 x s3) -> s2 x s2
+  int s[kLevels];
+  int64_t num_rois;
+  int64_t channels;
+  float* out;
+};
+
+template <bool kAvx2>
+inline void fuse_task(const FuseJob& c, int64_t task, FuseScratch& sc) {
+  const int64_t k = task % c.num_rois;
+  const int64_t b = roi_batch_index(c.rois[k * 5]);
+  const LaneGroup lg(task / c.num_rois, c.channels);
+  const Grid& g1 = c.roi_grid[0]->grid[k];
+  const Grid& g2 = c.roi_grid[1]->grid[k];
+  const Grid& g3 = c.roi_grid[2]->grid[k];
+  const int s1 = c.s[0], s2 = c.s[1], s3 = c.s[2];
+  const float* planes[kLanes];
+  const auto level_planes = [&](int l) {
+    lg.planes(c.maps[l], b, c.channels, static_cast<int64_t>(c.lv[l].height) * c.lv[l].width,
+              planes);
+  };
+
+  // R3
+  level_planes(2);
+  auto h3 = x_rows(g3, PlaneRows<kAvx2>{planes, c.lv[2].width, sc.win.data()}, sc.h3.data());
+  for (int i = 0; i < s3; ++i) {
+    h3.need(i);
+    blend_row(g3, i, sc.h3.data(), sc.r3.data() + i * s3 * kLanes);
+  }
+
+  // Q = R2 + up2(R3)
+  level_planes(1);
+  auto h2 = x_rows(g2, PlaneRows<kAvx2>{planes, c.lv[1].width, sc.win.data()}, sc.h2.data());
+  auto h_r3 = x_rows(*c.up2, InterleavedRows{sc.r3.data()}, sc.h_r3.data());
+  for (int i = 0; i < s2; ++i) {
+    h2.need(i);
+    h_r3.need(i);
+    blend_sum_row<false>(g2, sc.h2.data(), *c.up2, sc.h_r3.data(), i,
+                         sc.q.data() + i * s2 * kLanes);
+  }
+
+  // R = relu(R1 + up2(Q)): the only values written out.
+  level_planes(0);
+  auto h1 = x_rows(g1, PlaneRows<kAvx2>{planes, c.lv[0].width, sc.win.data()}, sc.h1.data());
+  auto h_q = x_rows(*c.up1, InterleavedRows{sc.q.data()}, sc.h_q.data());
+  const int64_t out_plane = static_cast<int64_t>(s1) * s1;
+  float* dst = c.out + (k * c.channels + lg.c0) * out_plane;
+  for (int i = 0; i < s1; ++i) {
+    h1.need(i);
+    h_q.need(i);
+    blend_sum_row<true>(g1, sc.h1.data(), *c.up1, sc.h_q.data(), i, sc.row.data());
+    deinterleave_isa<kAvx2>(sc.row.data(), s1, lg.lanes, dst + i * s1, out_plane);
+  }
+}
+
+FASSST_FLATTEN void fuse_task_base(const FuseJob& c, int64_t task, FuseScratch& sc) {
+  fuse_task<false>(c, task, sc);
+}
+
+#if FASSST_ROI_AVX2
+__attribute__((target("avx2"))) FASSST_FLATTEN void fuse_task_avx2(const FuseJob& c,
+                                                                    int64_t task,
+                                                                    FuseScratch& sc) {
+  fuse_task<true>(c, task, sc);
+}
+#endif
 
 }  // namespace
 
@@ -330,36 +658,25 @@ void roi_crop_cpu_impl(const float* feature, const CropParams& params, const flo
   const FeatureShape& f = params.feature;
   const int s = params.out_size;
   const Grids grids = roi_grids(rois, num_rois, params.spatial_scale, s, f.height, f.width);
-
-  const int64_t plane_size = static_cast<int64_t>(f.height) * f.width;
-  const int64_t out_plane = static_cast<int64_t>(s) * s;
-  const int64_t groups = LaneGroup::count(f.channels);
-  // Scratch: the map window, its x-interpolated rows (zero row first) and
-  // one blocked output row.
-  struct Scratch {
-    std::vector<float> win, h, row;
+  const CropJob job{feature, rois, &grids, f, s, num_rois, out};
+  // Scratch: a window row, the x-interpolated rows (zero row first) and one
+  // interleaved output row.
+  const auto make_scratch = [&]() -> CropScratch& {
+    CropScratch& sc = thread_scratch<CropScratch>();
+    fit(sc.win, 2 * grids.max_window_row);
+    fit(sc.h, std::max(grids.max_x_rows, static_cast<size_t>(s) * kLanes));
+    fit(sc.row, static_cast<size_t>(s) * kLanes);
+    zero_row(sc.h, s);
+    return sc;
   };
-  const auto make_scratch = [&] {
-    return Scratch{std::vector<float>(grids.max_window), std::vector<float>(grids.max_x_rows),
-                   std::vector<float>(static_cast<size_t>(s) * kLanes)};
-  };
+  auto task = crop_task_base;
+#if FASSST_ROI_AVX2
+  if (cpu_has_avx2()) task = crop_task_avx2;
+#endif
   // One task per lane group and ROI, group-major: consecutive tasks read the
   // same channel planes (cache-resident) and write kLanes-plane runs.
-  run_tasks(num_rois * groups, num_threads, make_scratch, [&](int64_t task, Scratch& sc) {
-    const int64_t k = task % num_rois;
-    const LaneGroup lg(task / num_rois, f.channels);
-    const Grid& g = grids.grid[k];
-    const float* planes[kLanes];
-    lg.planes(feature, roi_batch_index(rois[k * 5]), f.channels, plane_size, planes);
-    float* dst = out + (k * f.channels + lg.c0) * out_plane;
-
-    load_window(g, planes, f.width, sc.win.data());
-    x_interpolate(g, sc.win.data(), sc.h.data());
-    for (int i = 0; i < s; ++i) {
-      blend_row(g, i, sc.h.data(), sc.row.data(), s * kBlock);
-      store_row(sc.row.data(), s, lg.lanes, dst + i * s, out_plane);
-    }
-  });
+  run_tasks(num_rois * LaneGroup::count(f.channels), num_threads, make_scratch,
+            [&](int64_t t, CropScratch& sc) { task(job, t, sc); });
 }
 
 void roi_fuse_cpu_impl(const float* p1, const float* p2, const float* p3,
@@ -373,72 +690,41 @@ void roi_fuse_cpu_impl(const float* p1, const float* p2, const float* p3,
   const Grids roi1 = roi_grids(rois, num_rois, params.spatial_scale[0], s1, lv[0].height, lv[0].width);
   const Grids roi2 = roi_grids(rois, num_rois, params.spatial_scale[1], s2, lv[1].height, lv[1].width);
   const Grids roi3 = roi_grids(rois, num_rois, params.spatial_scale[2], s3, lv[2].height, lv[2].width);
-  const Grids up_to_s1 = up2_grid(s1, s2);  // Q (s2 x s2) -> s1 x s1
-  const Grids up_to_s2 = up2_grid(s2, s3);  // R3 (s3 x s3) -> s2 x s2
-  const Grid& up1 = up_to_s1.grid[0];
-  const Grid& up2 = up_to_s2.grid[0];
-
+  const Grids up_to_s1 = up2_grid(s1, s2);
+  const Grids up_to_s2 = up2_grid(s2, s3);
   const int64_t channels = lv[0].channels;
-  int64_t plane_size[kLevels];
-  for (int l = 0; l < kLevels; ++l) plane_size[l] = static_cast<int64_t>(lv[l].height) * lv[l].width;
-  const int64_t out_plane = static_cast<int64_t>(s1) * s1;
-  const int64_t groups = LaneGroup::count(channels);
-  // Blocks of the blocked R3, Q and output row.
-  const int64_t r3_block = static_cast<int64_t>(s3) * s3 * kBlock;
-  const int64_t q_block = static_cast<int64_t>(s2) * s2 * kBlock;
-  const int64_t row_block = static_cast<int64_t>(s1) * kBlock;
+  const FuseJob job{{p1, p2, p3}, rois, lv, {&roi1, &roi2, &roi3}, &up_to_s1.grid[0],
+                    &up_to_s2.grid[0], {s1, s2, s3}, num_rois, channels, out};
 
-  // Scratch: a map window, the x-interpolated rows of each sampling (zero
-  // row first), R3, Q and one output row.
-  struct Scratch {
-    std::vector<float> win, h1, h2, h3, h_r3, h_q, r3, q, row;
+  // Scratch: a window row, the x-interpolated rows of each sampling (zero
+  // row first), R3, Q and one output row, all interleaved.
+  const auto make_scratch = [&]() -> FuseScratch& {
+    FuseScratch& sc = thread_scratch<FuseScratch>();
+    const auto row = [](int n) { return static_cast<size_t>(n) * kLanes; };
+    fit(sc.win, 2 * std::max({roi1.max_window_row, roi2.max_window_row, roi3.max_window_row}));
+    fit(sc.h1, std::max(roi1.max_x_rows, row(s1)));
+    fit(sc.h2, std::max(roi2.max_x_rows, row(s2)));
+    fit(sc.h3, std::max(roi3.max_x_rows, row(s3)));
+    fit(sc.h_r3, up_to_s2.max_x_rows);
+    fit(sc.h_q, up_to_s1.max_x_rows);
+    fit(sc.r3, row(s3) * s3);
+    fit(sc.q, row(s2) * s2);
+    fit(sc.row, row(s1));
+    zero_row(sc.h1, s1);
+    zero_row(sc.h2, s2);
+    zero_row(sc.h3, s3);
+    zero_row(sc.h_r3, s2);
+    zero_row(sc.h_q, s1);
+    return sc;
   };
-  const auto make_scratch = [&] {
-    const auto floats = [](size_t n) { return std::vector<float>(n); };
-    return Scratch{floats(std::max({roi1.max_window, roi2.max_window, roi3.max_window})),
-                   floats(roi1.max_x_rows), floats(roi2.max_x_rows), floats(roi3.max_x_rows),
-                   floats(up_to_s2.max_x_rows), floats(up_to_s1.max_x_rows),
-                   floats(r3_block * kBlocks), floats(q_block * kBlocks),
-                   floats(row_block * kBlocks)};
-  };
+  auto task = fuse_task_base;
+#if FASSST_ROI_AVX2
+  if (cpu_has_avx2()) task = fuse_task_avx2;
+#endif
   // One task per lane group and ROI, group-major: consecutive tasks read the
   // same channel planes (cache-resident) and write kLanes-plane runs.
-  run_tasks(num_rois * groups, num_threads, make_scratch, [&](int64_t task, Scratch& sc) {
-    const int64_t k = task % num_rois;
-    const int64_t b = roi_batch_index(rois[k * 5]);
-    const LaneGroup lg(task / num_rois, channels);
-    const Grid& g1 = roi1.grid[k];
-    const Grid& g2 = roi2.grid[k];
-    const Grid& g3 = roi3.grid[k];
-    const float* planes[kLanes];
-
-    // R3
-    lg.planes(p3, b, channels, plane_size[2], planes);
-    load_window(g3, planes, lv[2].width, sc.win.data());
-    x_interpolate(g3, sc.win.data(), sc.h3.data());
-    for (int i = 0; i < s3; ++i)
-      blend_row(g3, i, sc.h3.data(), sc.r3.data() + i * s3 * kBlock, r3_block);
-
-    // Q = R2 + up2(R3)
-    lg.planes(p2, b, channels, plane_size[1], planes);
-    load_window(g2, planes, lv[1].width, sc.win.data());
-    x_interpolate(g2, sc.win.data(), sc.h2.data());
-    x_interpolate(up2, sc.r3.data(), sc.h_r3.data());
-    for (int i = 0; i < s2; ++i)
-      blend_sum_row<false>(g2, sc.h2.data(), up2, sc.h_r3.data(), i,
-                           sc.q.data() + i * s2 * kBlock, q_block);
-
-    // R = relu(R1 + up2(Q)): the only values written out.
-    lg.planes(p1, b, channels, plane_size[0], planes);
-    load_window(g1, planes, lv[0].width, sc.win.data());
-    x_interpolate(g1, sc.win.data(), sc.h1.data());
-    x_interpolate(up1, sc.q.data(), sc.h_q.data());
-    float* dst = out + (k * channels + lg.c0) * out_plane;
-    for (int i = 0; i < s1; ++i) {
-      blend_sum_row<true>(g1, sc.h1.data(), up1, sc.h_q.data(), i, sc.row.data(), row_block);
-      store_row(sc.row.data(), s1, lg.lanes, dst + i * s1, out_plane);
-    }
-  });
+  run_tasks(num_rois * LaneGroup::count(channels), num_threads, make_scratch,
+            [&](int64_t t, FuseScratch& sc) { task(job, t, sc); });
 }
 
 }  // namespace roi
