@@ -154,9 +154,11 @@ class Segmenter:
         backend, m = self.backend, self.metadata
         timings = {}
         t0 = time.perf_counter()
-        frames_are_bgr = self.channel_order == "bgr"
+        # to_network_input(bgr=True) swaps the channels: needed when the frames'
+        # order differs from the one the model was trained on (metadata)
+        swap = self.channel_order != m.channel_order
         letterboxes = [processing.letterbox(img, m.input_size) for img in images]
-        batch = np.concatenate([processing.to_network_input(lb.image, m.mean, m.std, bgr=frames_are_bgr)
+        batch = np.concatenate([processing.to_network_input(lb.image, m.mean, m.std, bgr=swap)
                                 for lb in letterboxes])
         t1 = time.perf_counter()
         frame = backend.run_frame(batch)

@@ -190,7 +190,9 @@ struct Segmenter::Impl {
       const Crop& c = crops[b];
       geometry.push_back(letterbox_geometry(c.height, c.width, size));
       letterbox(c.data, c.height, c.width, c.stride, 3, size, kPadValue, canvas.data(), num_threads);
-      to_network_input(canvas.data(), size, size, meta.mean.data(), meta.std.data(), c.bgr,
+      // swap the channels when the frame's order differs from the model's
+      const bool swap = c.bgr != (meta.channel_order == "bgr");
+      to_network_input(canvas.data(), size, size, meta.mean.data(), meta.std.data(), swap,
                        input.data() + b * 3 * plane);
     }
     const auto t1 = clock::now();

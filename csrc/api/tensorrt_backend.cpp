@@ -19,6 +19,7 @@
 #include "core/cuda_device.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/metadata_document.h"
 #include "core/roi_ops.h"
 #include "fassst/backend.h"
 #include "kernels/roi/roi_cuda.h"
@@ -71,9 +72,21 @@ class TensorRTBackend : public Backend {
     const std::string root = strip_suffix(path, ".plan");
     tail_path_ = root + ".tail.plan";
     const std::string json_path = path + ".json";
-    const std::string doc_text = read_file(json_path, "metadata (NAME.plan.json)");
-    meta_ = ModelMetadata::from_json(doc_text, json_path);
-    check_build_target(json::parse(doc_text, json_path), json_path);
+    const json::Value doc = json::parse(read_file(json_path, "sidecar (NAME.plan.json)"), json_path);
+    // The layout `fassst-rt build` writes (fassst_rt/backends/trt_plan.py).
+    const json::Value* format = doc.is_object() ? doc.find("format") : nullptr;
+    if (!format || !format->is_string() || format->as_string() != "fassst-tensorrt")
+      throw ModelError(message(json_path, ": not a sidecar written by `fassst-rt build` (expected \"format\": "
+                               "\"fassst-tensorrt\")"));
+    const json::Value* embedded = doc.find("fassst");
+    if (!embedded) throw ModelError(message(json_path, ": has no \"fassst\" metadata document"));
+    meta_ = metadata_from_document(*embedded, json_path + " [fassst]");
+    // Constructing a TensorRT runtime where no GPU exists can take the process
+    // down: ask the CUDA runtime first.
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
+      throw CudaError(message(path, ": cannot run TensorRT engines: no usable CUDA device"));
+    check_build_target(doc, json_path);
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
     if (!runtime_) throw BackendError("TensorRT: createInferRuntime failed: " + logger_.last_error);
     frame_ = load(path_, "frame engine");
@@ -181,9 +194,14 @@ class TensorRTBackend : public Backend {
   // plainly instead of failing inside deserialisation.
   void check_build_target(const json::Value& doc, const std::string& json_path) {
     const json::Value* trt = doc.find("tensorrt_version");
-    const std::string here = std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR);
-    if (trt && trt->is_string() && trt->as_string().compare(0, here.size(), here) != 0)
-      throw ModelError(message(json_path, ": the engines were built with TensorRT ", trt->as_string(),
+    const std::string here = std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
+                             std::to_string(NV_TENSORRT_PATCH);
+    // "8.5.2" must not match "8.5.20.x": compare up to the next dot
+    const bool same = trt && trt->is_string() && trt->as_string().compare(0, here.size(), here) == 0 &&
+                      (trt->as_string().size() == here.size() || trt->as_string()[here.size()] == '.');
+    if (!same)
+      throw ModelError(message(json_path, ": the engines were built with TensorRT ",
+                               trt && trt->is_string() ? trt->as_string() : std::string("(not recorded)"),
                                ", this library uses TensorRT ", here, "; rebuild them with `fassst-rt build`"));
     const json::Value* cc = doc.find("compute_capability");
     int device = 0;
@@ -191,8 +209,14 @@ class TensorRTBackend : public Backend {
     cudaDeviceProp prop;
     cuda::check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     const std::string gpu = std::to_string(prop.major) + "." + std::to_string(prop.minor);
-    if (cc && cc->is_string() && cc->as_string() != gpu)
-      throw ModelError(message(json_path, ": the engines were built for compute capability ", cc->as_string(),
+    // written as [major, minor]
+    std::string built = "(not recorded)";
+    if (cc && cc->is_array() && cc->as_array().size() == 2 && cc->as_array()[0].is_integer() &&
+        cc->as_array()[1].is_integer())
+      built = std::to_string(static_cast<int>(cc->as_array()[0].as_number())) + "." +
+              std::to_string(static_cast<int>(cc->as_array()[1].as_number()));
+    if (built != gpu)
+      throw ModelError(message(json_path, ": the engines were built for compute capability ", built,
                                ", this GPU (", prop.name, ") is ", gpu, "; rebuild them on this device"));
   }
 

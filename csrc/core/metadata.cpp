@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/metadata_document.h"
 
 namespace fassst {
 namespace {
@@ -60,15 +61,18 @@ class Reader {
 }  // namespace
 
 ModelMetadata ModelMetadata::from_json(const std::string& text, const std::string& source) {
-  const json::Value doc = json::parse(text, source);
+  return metadata_from_document(json::parse(text, source), source);
+}
+
+ModelMetadata metadata_from_document(const json::Value& doc, const std::string& source) {
   const Reader r(source);
   if (!doc.is_object()) r.fail(message("expected a JSON object, got ", doc.repr()));
   ModelMetadata m;
   m.source = source;
   const json::Value* version = doc.find("version");
-  if (!version || !version->is_integer() || version->as_number() != kFormatVersion)
+  if (!version || !version->is_integer() || version->as_number() != ModelMetadata::kFormatVersion)
     r.fail(message("metadata format version ", Reader::got(version),
-                   " is not supported (this fassst_rt reads version ", kFormatVersion, ")"));
+                   " is not supported (this fassst_rt reads version ", ModelMetadata::kFormatVersion, ")"));
   m.input_size = r.integer(doc, "input_size", 32, "input_size");
 
   const json::Value* mapping = doc.find("input_mapping");
