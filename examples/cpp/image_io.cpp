@@ -53,15 +53,6 @@ Image read_pnm(const std::string& path) {
   return img;
 }
 
-void write_ppm(const std::string& path, const Image& img) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error(path + ": cannot write");
-  out << "P6\n" << img.width << " " << img.height << "\n255\n";
-  std::vector<uint8_t> rgb(img.pixels);
-  for (size_t i = 0; i + 2 < rgb.size(); i += 3) std::swap(rgb[i], rgb[i + 2]);
-  out.write(reinterpret_cast<const char*>(rgb.data()), static_cast<std::streamsize>(rgb.size()));
-}
-
 #if defined(FASSST_EXAMPLE_WITH_PNG)
 Image read_png(const std::string& path) {
   png_image png;
@@ -101,6 +92,15 @@ void write_png(const std::string& path, const Image& img) {
 #endif
 
 }  // namespace
+
+void write_ppm(const std::string& path, const Image& img) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error(path + ": cannot write");
+  out << "P6\n" << img.width << " " << img.height << "\n255\n";
+  std::vector<uint8_t> rgb(img.pixels);
+  for (size_t i = 0; i + 2 < rgb.size(); i += 3) std::swap(rgb[i], rgb[i + 2]);
+  out.write(reinterpret_cast<const char*>(rgb.data()), static_cast<std::streamsize>(rgb.size()));
+}
 
 std::string supported_formats() {
 #if defined(FASSST_EXAMPLE_WITH_OPENCV)

@@ -17,5 +17,7 @@ struct Image {
 Image read_image(const std::string& path);
 // 3-channel BGR; PNG when the name ends in .png and PNG is supported, else PPM.
 void write_image(const std::string& path, const Image& image);
+// Binary PPM (P6) of a 3-channel BGR image, whatever the build.
+void write_ppm(const std::string& path, const Image& image);
 // "png,ppm,pgm" etc.: what read_image understands in this build.
 std::string supported_formats();
