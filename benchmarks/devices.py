@@ -119,10 +119,10 @@ BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "int8": 1}
 # batch: images per run in the measurement (the roofline is evaluated at the same batch and
 #        divided by it).
 
-_TRT_DEMOS = ("jkjung-avt/tensorrt_demos README.md, 'Demo #5: YOLOv4', step 6 (commit c7c7f03): "
-              "Jetson Xavier NX DevKit, JetPack 4.4 (TensorRT 7.1.3.4), '15W 6CORE' mode, "
-              "jetson_clocks, batch 1; FPS of trt_yolo.py, i.e. the whole Python loop including "
-              "pre-processing and post-processing (NMS)")
+_TRT_DEMOS = ("jkjung-avt/tensorrt_demos README.md, 'Demo #6: Using INT8 and DLA core', step 6 (commit "
+              "c7c7f03): Jetson Xavier NX DevKit, JetPack 4.4 (TensorRT 7.1.3.4), '15W 6CORE' mode, "
+              "`sudo jetson_clocks`, batch 1, GPU (FP16 / INT8 columns); FPS of the repository's demo "
+              "(trt_yolo.py), i.e. the whole Python loop including pre-processing and post-processing (NMS)")
 _NV_JB = ("NVIDIA-AI-IOT/jetson_benchmarks: README 'Sample Output' for Xavier NX (546.69 FPS) and "
           "benchmark_csv/nx-benchmarks.csv (yolov3-tiny-416: Devices=1 i.e. GPU only, BatchSizeGPU=8); "
           "precision int8 (the script's default); JetPack 4.4, TensorRT 7; trtexec-style throughput")
@@ -183,8 +183,12 @@ PAPER = {
     "gflops_416": 71.6,          # Table 2
     "storage_mb_416": 36.3,      # Table 2
     "gflops_768": 112.8,         # Table 4
-    "table7_fps_coco": {16: 65.1, 25: 63.5, 36: 59.2, 49: 55.6, 64: 49.6, 81: 41.9},  # n = S*S
-    "note": "measured with Caffe on one GTX 1080 Ti; precision not stated (Caffe: FP32)",
+    "table7_fps_coco": {16: 65.1, 25: 63.5, 36: 59.2, 49: 55.6, 64: 49.6, 81: 41.9},  # n = S*S, at 416
+    "table7_fps_city": {16: 52.1, 25: 51.0, 36: 49.5, 49: 47.5, 64: 42.3, 81: 34.7},  # CityScapes (768)
+    "note": "measured with Caffe on one GTX 1080 Ti; precision not stated (Caffe: FP32). The 768 model's "
+            "47.5 FPS equals Table 7's CityScapes row at n = 49 (S = 7); at n = 36 (S = 6) it is 49.5. "
+            "The Xavier NX figure is given in the CityScapes paragraph (so probably the 768 model) with no "
+            "input size, precision, framework or power mode stated.",
 }
 
 

@@ -263,6 +263,13 @@ class _Graph(object):
         self.inits.append(t)
         return t.name
 
+    def _floats(self, values: Sequence[float]) -> str:
+        import numpy as np
+        from onnx import numpy_helper
+        t = numpy_helper.from_array(np.asarray(values, np.float32), self._n("f"))
+        self.inits.append(t)
+        return t.name
+
     def node(self, op: str, inputs: Sequence[str], n_out: int = 1, **attrs) -> List[str]:
         from onnx import helper
         outs = [self._n("t") for _ in range(n_out)]
@@ -290,7 +297,7 @@ class _Graph(object):
 
     def up2(self, x):
         name, c, h, w = x
-        y = self.node("Resize", [name, "", "", self._ints([1, c, 2 * h, 2 * w])], mode="nearest")[0]
+        y = self.node("Resize", [name, "", self._floats([1.0, 1.0, 2.0, 2.0])], mode="nearest")[0]  # any batch
         return (y, c, 2 * h, 2 * w)
 
     def concat(self, xs):
@@ -417,13 +424,13 @@ def yolo11(scale: str = "n", size: int = 640, num_classes: int = 80):
         key_dim = int(head_dim * attn_ratio)
         n = h * w
         qkv = g.conv(x, dim, dim + 2 * key_dim * heads, 1, act=None)
-        r = g.node("Reshape", [qkv[0], g._ints([1, heads, 2 * key_dim + head_dim, n])])[0]
+        r = g.node("Reshape", [qkv[0], g._ints([0, heads, 2 * key_dim + head_dim, n])])[0]
         q, k, v = g.node("Split", [r, g._ints([key_dim, key_dim, head_dim])], n_out=3, axis=2)
         qt = g.node("Transpose", [q], perm=[0, 1, 3, 2])[0]
         attn = g.node("Softmax", [g.node("MatMul", [qt, k])[0]], axis=-1)[0]
         at = g.node("Transpose", [attn], perm=[0, 1, 3, 2])[0]
-        o = g.node("Reshape", [g.node("MatMul", [v, at])[0], g._ints([1, dim, h, w])])[0]
-        v4 = (g.node("Reshape", [v, g._ints([1, dim, h, w])])[0], dim, h, w)
+        o = g.node("Reshape", [g.node("MatMul", [v, at])[0], g._ints([0, dim, h, w])])[0]
+        v4 = (g.node("Reshape", [v, g._ints([0, dim, h, w])])[0], dim, h, w)
         pe = g.conv(v4, dim, dim, 3, g=dim, act=None)
         return g.conv(g.add((o, dim, h, w), pe), dim, dim, 1, act=None)
 
@@ -461,11 +468,11 @@ def yolo11(scale: str = "n", size: int = 640, num_classes: int = 80):
         cls = g.conv(g.conv(cls, c3, c3, 3, g=c3), c3, c3, 1)
         cls = g.conv(cls, c3, num_classes, 1, act=None)
         outs.append(g.concat([box, cls]))
-    flat = [g.node("Reshape", [o[0], g._ints([1, 64 + num_classes, -1])])[0] for o in outs]
+    flat = [g.node("Reshape", [o[0], g._ints([0, 64 + num_classes, -1])])[0] for o in outs]
     cat = g.node("Concat", flat, axis=2)[0]
     box, cls = g.node("Split", [cat, g._ints([64, num_classes])], n_out=2, axis=1)
     anchors = sum(o[2] * o[3] for o in outs)
-    dist = g.node("Softmax", [g.node("Transpose", [g.node("Reshape", [box, g._ints([1, 4, 16, anchors])])[0]],
+    dist = g.node("Softmax", [g.node("Transpose", [g.node("Reshape", [box, g._ints([0, 4, 16, anchors])])[0]],
                                      perm=[0, 2, 1, 3])[0]], axis=1)[0]
     dfl = g.node("Conv", [dist, g._weight([1, 16, 1, 1])], kernel_shape=[1, 1])[0]
     scores = g.node("Sigmoid", [cls])[0]

@@ -41,7 +41,8 @@ Conventions (what the numbers mean):
   Flatten, Squeeze, Unsqueeze, Identity, Dropout) move nothing.
 - **Parameters**: elements of the floating-point initializers and Constant
   tensors the graph stores (for an exported network: its learned weights and
-  a few small constants), each attributed to the first node that reads it.
+  a few small constants), each attributed to the first node that reads it;
+  a Resize's roi and scales (Upsample's scales) are settings, not parameters.
 
 Needs the ``onnx`` package (not ONNX Runtime).
 """
@@ -76,6 +77,8 @@ REDUCE_OPS = frozenset(["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Re
                         "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax",
                         "ArgMin", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"])
 POOL_OPS = frozenset(["MaxPool", "AveragePool", "LpPool"])
+# Inputs (by position) that hold settings, never parameters, even when stored as float tensors.
+_NOT_PARAMETERS = {"Resize": (1, 2), "Upsample": (1,)}
 
 # TensorProto element type -> bytes per element.
 _ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16,
@@ -319,8 +322,9 @@ def count_graph(model: Union[str, bytes, object], input_shapes: Optional[Mapping
         cost.inputs = [x for x in node.input if x]
         cost.outputs = [y for y in node.output if y]
         cost.output_shapes = [shapes.get(y) for y in cost.outputs]
-        for x in cost.inputs:
-            if x in stored and x not in attributed:
+        skip = _NOT_PARAMETERS.get(node.op_type, ())
+        for j, x in enumerate(node.input):
+            if x and j not in skip and x in stored and x not in attributed:
                 cost.params += stored[x]
                 attributed.add(x)
         for name in cost.inputs + cost.outputs:

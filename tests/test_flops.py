@@ -132,8 +132,8 @@ def test_cost_model_of_other_ops():
     assert only(cost, "GlobalAveragePool").flops == n
     reshape = only(cost, "Reshape")
     assert reshape.flops == 0 and reshape.bytes_read == 0 and reshape.bytes_written == 0
-    # the Resize scales are a stored float constant: counted as (4) parameters of the graph
-    assert cost.params == 4 + 4
+    # the Resize scales are a stored float constant, but a setting, not a parameter
+    assert cost.params == 4
 
 
 def test_symbolic_dims_and_static_shape_nodes():
@@ -218,3 +218,30 @@ def test_roofline_fuses_activations_into_convs(roofline):
     r = roofline.roofline(cost, dev, "fp32")
     nbytes = 4 * (8 * 256 + 64 + 8 * 256)
     assert r["bytes"] == nbytes and r["ms"] == pytest.approx(max(r["flops"] / 1e12, nbytes / 1e9) * 1e3)
+
+
+@pytest.mark.parametrize("size", [416, 768])
+def test_committed_paper_graphs_count_by_hand(size):
+    """benchmarks/graphs/paper_*.shape.onnx (weights without values, for the device ESTIMATE
+    without PyTorch) count cleanly, and their tail (M = 128, S1 = 28) matches a hand count:
+    four 3x3 convs 128 -> 128 at 28x28, a 2x2 stride-2 deconv 128 -> 128, a 1x1 predictor
+    128 -> 1 at 56x56; FLOPs = 2 x MACs for those layers."""
+    frame_path = os.path.join(BENCHMARKS, "graphs", "paper_{}.shape.onnx".format(size))
+    frame = count_graph(frame_path, dims={"B": 1})
+    tail = count_graph(frame_path[:-5] + ".tail.onnx", dims={"K": 1})
+    assert not frame.warnings and not tail.warnings
+    assert 4.5e6 < frame.params < 5.0e6  # MobileNetV2 1.0 + head + IAM + pyramid layers
+    macs = 4 * (128 * 28 * 28) * 128 * 9 + (128 * 28 * 28) * 128 * 4 + (56 * 56) * 128
+    assert tail.macs == macs
+    compute = [n for n in tail.nodes if n.op_type in ("Conv", "ConvTranspose")]
+    assert sum(n.flops for n in compute) == 2 * macs
+
+
+@pytest.mark.parametrize("name", ["yolov3-tiny-416", "yolo11n-640"])
+def test_reference_networks_scale_with_batch(roofline, name):
+    # a calibration reference measured at batch 8 is counted at batch 8: every node's shape
+    # must follow the batch (an upsample with a fixed batch-1 output size would not)
+    one = count_graph(roofline.reference_network(name), dims={"B": 1})
+    eight = count_graph(roofline.reference_network(name), dims={"B": 8})
+    assert not one.warnings and not eight.warnings
+    assert eight.macs == 8 * one.macs and eight.params == one.params

@@ -88,7 +88,13 @@ def test_json_has_every_field(xavier_run):
     assert c["cpu"] and c["threads"] == 1 and c["versions"]["onnxruntime"]
     assert res["settings"]["instances"] == 4 and res["settings"]["source"] == "synthetic"
     assert res["model"]["path"] == TINY and res["model"]["choice"]
-    assert res["target"]["target_ms"] == 33.0 and res["target"]["conditions_match"] is False
+    t = res["target"]
+    assert t["reference_ms"] == 33.0 and t["conditions_match"] is False and t["met"] is False
+    # --compare TINY (same input size) is the measured budget of this run, not the 33 ms figure
+    assert t["budget_ms"] == res["comparisons"]["others"][0]["median_ms"]["other_model_only"]
+    assert "measured in this run" in t["budget_source"]
+    assert t["ratio"] == pytest.approx(t["whole_frame_ms"] / t["budget_ms"])
+    assert "unattributed" in res["stages_ms"]
     assert [r["instances"] for r in res["sweeps"]["instances"]] == [0, 2]
     assert res["sweeps"]["skipped"]  # size and S sweeps need PyTorch builds: --no-build
 
@@ -103,13 +109,23 @@ def test_estimate_is_labelled_in_table_and_json(xavier_run):
     out, res = xavier_run
     est = res["estimate"]
     assert est["label"] == "ESTIMATE" and est["device"] == "xavier"
-    (row,) = est["rows"]
-    assert row["label"] == "ESTIMATE" and row["estimate_ms"] > 0 and row["calibration_k"] > 0
-    assert row["calibration_references_used"]
+    rows = est["rows"]
+    assert rows[0]["what"].startswith("this model") and rows[0]["instances"] == 4
+    # the paper's architecture, from the committed shape-only graphs (no PyTorch): 416 K 8 / K 36, 768 K 8
+    assert [(r.get("input_size"), r["instances"]) for r in rows[1:]] == [(416, 8), (416, 36), (768, 8)]
+    for row in rows:
+        assert row["label"] == "ESTIMATE" and row["estimate_ms"] > 0 and row["calibration_k"] > 0
+        assert row["calibration_references_used"] and row["precision"] == "fp16"
+        lo, hi = row["estimate_ms_range"]
+        assert lo <= row["estimate_ms"] <= hi
+    # the paper's Xavier NX figure is shown beside the paper-architecture rows, and is not a reference
+    assert all(r["paper"]["fps"] == 5.3 for r in rows[1:])
     assert est["calibration"] and all(r["k"] > 0 and r["source"] for r in est["calibration"])
+    assert not any("fassst" in r["network"].lower() for r in est["calibration"])
     assert "measured here (cpu) + ESTIMATE" in res["mode"]
-    assert "[ESTIMATE]" in out and "ESTIMATE -- NVIDIA Jetson Xavier NX" in out
-    assert "for comparison only, not calibration" in out
+    assert "[ESTIMATE] NVIDIA Jetson Xavier NX" in out and "NOT a measurement" in out
+    assert "ESTIMATE -- NVIDIA Jetson Xavier NX" in out and "ESTIMATE ms" in out
+    assert "for comparison only (not calibration)" in out
     assert res["paper"]["fps_xavier_nx"] == 5.3
 
 
@@ -117,8 +133,10 @@ def test_comparisons_ran_side_by_side(xavier_run):
     out, res = xavier_run
     p = res["comparisons"]["portable"]
     assert p["instances_portable"] == 3 and p["median_ms"]["portable_single_graph"] > 0
+    assert p["origin"] == "given with --compare-portable"
     (other,) = res["comparisons"]["others"]
     assert other["median_ms"]["other_model_only"] > 0 and other["same_input_size"]
+    assert other["median_ms"]["ours_whole_frame"] > 0
     assert "portable single graph" in out and "model-only" in out
     spin = res["comparisons"]["ort_spinning"]["median_ms"]
     assert set(spin) == {"spinning default (on)", "spinning off"} and all(v > 0 for v in spin.values())
@@ -131,5 +149,48 @@ def test_cpu_run_has_no_estimate_and_says_which_model(tmp_path):
     res = json.loads(out_json.read_text())
     assert res["estimate"] is None and "ESTIMATE" not in out
     assert "FALLBACK" in res["model"]["choice"] or "shipped" in res["model"]["choice"]
-    assert res["comparisons"]["portable"].get("skipped")  # no NAME.portable.onnx beside the model
-    assert "skipped" in out
+    # the portable single graph is exported on the fly, with the same forced K as the fused path
+    p = res["comparisons"]["portable"]
+    assert "built here" in p["origin"] and p["instances_portable"] == p["instances_fused"] == 8
+    assert res["target"]["budget_ms"] == 33.0 and "NOT measured in this run" in res["target"]["budget_source"]
+    assert "sweep skipped" not in out  # no --sweeps asked
+
+
+def test_jetson_conditions_from_a_fake_sysfs(tmp_path):
+    """Power mode and clock locks are read the way a Jetson exposes them (here a fake tree:
+    Xavier NX after `sudo jetson_clocks`: GPU devfreq min = max, CPU scaling min = max)."""
+    def write(rel, text):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    write("etc/nv_tegra_release", "# R35 (release), REVISION: 4.1, GCID: 33958178\n")
+    write("proc/device-tree/model", "NVIDIA Jetson Xavier NX Developer Kit\x00")
+    for name, value in (("min_freq", "1109250000"), ("max_freq", "1109250000"), ("cur_freq", "1109250000")):
+        write("sys/class/devfreq/17000000.gv11b/" + name, value)
+    write("sys/class/devfreq/15340000.vic/min_freq", "1")
+    for cpu in (0, 1):
+        for name, value in (("scaling_min_freq", "1907200"), ("scaling_max_freq", "1907200"),
+                            ("scaling_cur_freq", "1907200"), ("scaling_governor", "schedutil")):
+            write("sys/devices/system/cpu/cpu{}/cpufreq/{}".format(cpu, name), value)
+    info = fps.jetson_info(str(tmp_path))
+    assert info["model"] == "NVIDIA Jetson Xavier NX Developer Kit"
+    assert info["nv_tegra_release"].startswith("# R35")
+    assert info["gpu_clock_hz"]["devfreq"] == "17000000.gv11b" and info["gpu_clock_hz"]["locked"]
+    assert info["cpu_clocks_all_locked"] is True and info["clocks_locked"] is True
+    write("sys/devices/system/cpu/cpu1/cpufreq/scaling_min_freq", "115200")  # jetson_clocks not run
+    assert fps.jetson_info(str(tmp_path))["clocks_locked"] is False
+    assert fps.jetson_info(str(tmp_path / "nowhere")) is None  # not a Jetson
+
+
+def test_plot_without_matplotlib(tmp_path):
+    """--plot falls back to OpenCV (part of the cpu/gpu extras) when matplotlib is absent."""
+    pytest.importorskip("cv2")
+    panels = [{"title": "FPS vs K", "xlabel": "K", "ylabel": "FPS", "x": [0, 1, 8, 36], "y": [60, 50, 30, 10],
+               "hline": 30.3, "hline_label": "target: 33 ms"},
+              {"title": "FPS vs size", "xlabel": "px", "ylabel": "FPS", "x": [320, 416], "y": [20, 12]}]
+    out = tmp_path / "fps.png"
+    assert fps.plot_opencv(panels, "caption", str(out)) is None
+    import cv2
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[1] == 2 * 520
