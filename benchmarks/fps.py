@@ -578,7 +578,7 @@ def time_models(pipe_runs: Dict[str, object], n: int, block: int = SWITCH_BLOCK)
     return {k: summary(v[:n]) for k, v in times.items()}
 
 
-_ORT_SPINNING = None  # None: ONNX Runtime's default (idle worker threads spin after each run)
+_ORT_SPINNING = None  # None: the backend's own setting (spinning off, OnnxRuntimeBackend)
 _SPIN_KEY = "session.intra_op.allow_spinning"
 
 
@@ -1026,7 +1026,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-build", action="store_true", help="never build random-weight models (skips the "
                                                                 "size/S sweeps and the paper-architecture estimate)")
     parser.add_argument("--ort-spinning", choices=["default", "on", "off"], default="default",
-                        help="diagnostic: ONNX Runtime intra-op spinning (default: the backend's own setting)")
+                        help="diagnostic: ONNX Runtime intra-op spinning (default: the backend's own setting, off)")
     parser.add_argument("--other-spinning", choices=["same", "default", "on", "off"], default="same",
                         help="ONNX Runtime intra-op spinning of the --compare models' sessions (default: as "
                              "--ort-spinning), e.g. each model in its faster setting")
@@ -1166,11 +1166,14 @@ def main(argv=None) -> int:
                 others.append({"path": path, "error": "{}: {}".format(type(exc).__name__, exc)})
         comparisons["others"] = others
         if args.compare_spinning and pipe.seg.backend.name == "onnxruntime":
-            set_ort_spinning("off" if args.ort_spinning != "off" else "on")
+            # the backend's own default is spinning off (OnnxRuntimeBackend(spinning=False))
+            spinning_now = "on" if args.ort_spinning == "on" else "off"
+            spinning_other = "off" if spinning_now == "on" else "on"
+            set_ort_spinning(spinning_other)
             other_pipe = Pipeline(model, backend, device, threads, args.instances)
             set_ort_spinning(args.ort_spinning)
-            label_b = "spinning " + ("off" if args.ort_spinning != "off" else "on")
-            label_a = "spinning " + {"default": "default (on)", "on": "on", "off": "off"}[args.ort_spinning]
+            label_b = "spinning " + spinning_other
+            label_a = "spinning " + spinning_now + (" (backend default)" if args.ort_spinning == "default" else "")
             f0 = frames[0]
             r = time_models({label_a: lambda: pipe.whole_frame(f0), label_b: lambda: other_pipe.whole_frame(f0)},
                             n_cmp)

@@ -17,12 +17,12 @@ compare=()
 if [ -f "$yolo" ]; then compare=(--compare "$yolo"); else echo "run_readme.sh: no $yolo: no YOLO11n-seg comparison" >&2; fi
 
 echo "== 1. the shipped model as shipped (192), real test frames, FPS vs K, spinning on vs off" >&2
-"$py" benchmarks/fps.py --device cpu --frames 100 --sweeps --no-build --sweep-frames 30 --compare-spinning \
+"$py" benchmarks/fps.py --device cpu --frames 100 --sweeps --no-build --sweep-frames 30 --ort-spinning on --compare-spinning \
     --plot "$out/shipped_192.png" --json "$out/shipped_192.json"
 
 echo "== 2. the shipped architecture (cpu_small) at 416, K = 8: the target; FPS vs K, input size, S" >&2
 "$py" benchmarks/fps.py --device cpu --arch cpu_small --size 416 --instances 8 --frames 100 --sweeps \
-    --sweep-sizes 320,416,512,640 --sweep-frames 24 --compare-spinning ${compare[@]+"${compare[@]}"} \
+    --sweep-sizes 320,416,512,640 --sweep-frames 24 --ort-spinning on --compare-spinning ${compare[@]+"${compare[@]}"} \
     --plot "$out/cpu_small_416.png" --json "$out/cpu_small_416.json"
 
 echo "== 3. 1 and 2 with ONNX Runtime's intra-op spinning off in every session (sweeps too)" >&2
@@ -33,9 +33,9 @@ echo "== 3. 1 and 2 with ONNX Runtime's intra-op spinning off in every session (
     --plot "$out/cpu_small_416_spinning_off.png" --json "$out/cpu_small_416_spinning_off.json"
 
 echo "== 4. the paper's architecture at 416 here + ESTIMATE for a Jetson Xavier NX and a GTX 1080 Ti" >&2
-"$py" benchmarks/fps.py --device xavier --arch paper --size 416 --instances 8 --frames 50 --sweep-frames 24 \
+"$py" benchmarks/fps.py --device xavier --arch paper --size 416 --instances 8 --frames 50 --sweep-frames 24 --ort-spinning on \
     ${compare[@]+"${compare[@]}"} --json "$out/paper_416_xavier.json"
-"$py" benchmarks/fps.py --device 1080ti --arch paper --size 416 --instances 8 --frames 20 --sweep-frames 12 \
+"$py" benchmarks/fps.py --device 1080ti --arch paper --size 416 --instances 8 --frames 20 --sweep-frames 12 --ort-spinning on \
     --json "$out/paper_416_1080ti.json"
 
 echo "== 5. each model in its faster ONNX Runtime setting, side by side: ours spinning off, YOLO11n-seg default (on)" >&2

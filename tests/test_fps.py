@@ -139,7 +139,7 @@ def test_comparisons_ran_side_by_side(xavier_run):
     assert other["median_ms"]["ours_whole_frame"] > 0
     assert "portable single graph" in out and "model-only" in out
     spin = res["comparisons"]["ort_spinning"]["median_ms"]
-    assert set(spin) == {"spinning default (on)", "spinning off"} and all(v > 0 for v in spin.values())
+    assert set(spin) == {"spinning off (backend default)", "spinning on"} and all(v > 0 for v in spin.values())
 
 
 def test_cpu_run_has_no_estimate_and_says_which_model(tmp_path):
