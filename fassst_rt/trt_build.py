@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 from .backends import cuda_memory as cm
 from .backends import trt_compat
 from .backends.base import ModelError
+from .backends.tensorrt_backend import runtime_problems
 from .backends.trt_plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash,
                                 plan_paths, profiles_for, read_sidecar, relative_to, sha256_file,
                                 sidecar_document)
@@ -250,22 +251,11 @@ def run(args: argparse.Namespace) -> int:
     profiles = profiles_for(metadata, args.max_batch)
 
     # What is missing to build here, all at once, before any TensorRT object exists.
-    problems = []
-    version = None
-    try:
-        version = trt_compat.installed_version()
-    except ImportError as exc:
-        problems.append(str(exc))
-    try:
-        cm.import_cudart()
-    except ImportError as exc:
-        problems.append(str(exc))
-    else:
-        status = cm.gpu_status()
-        if status.devices == 0:
-            problems.append("no CUDA GPU is usable ({})".format(status.reason))
-        elif args.device >= status.devices:
-            problems.append("--device {} does not exist ({} CUDA device(s))".format(args.device, status.devices))
+    version, problems = runtime_problems()
+    if not problems:
+        devices = cm.gpu_status().devices
+        if args.device >= devices:
+            problems.append("--device {} does not exist ({} CUDA device(s))".format(args.device, devices))
     if problems or version is None:
         raise RuntimeError("building TensorRT engines needs TensorRT, cuda-python and the NVIDIA GPU that "
                            "will run them: {}".format("; ".join(problems)))

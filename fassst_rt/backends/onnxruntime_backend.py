@@ -1,12 +1,12 @@
 """ONNX Runtime backend: ``NAME.onnx`` (frame graph, carrying the metadata) and
 ``NAME.tail.onnx`` (tail graph), found beside each other."""
 
-import hashlib
 import os
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..hashing import sha256_file
 from ..metadata import METADATA_KEY, MetadataError, ModelMetadata
 from .base import Backend, FrameOutputs, ModelError
 
@@ -20,14 +20,6 @@ def tail_path_for(path: str) -> str:
     """NAME.onnx -> NAME.tail.onnx"""
     root, ext = os.path.splitext(path)
     return root + ".tail" + ext
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _import_ort():
@@ -79,7 +71,7 @@ class OnnxRuntimeBackend(Backend):
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         self.frame_session = self._session(ort, self.path, options)
         self.metadata = self._read_metadata(self.frame_session)
-        actual = sha256_of(self.tail_path)
+        actual = sha256_file(self.tail_path)
         if self.metadata.tail_sha256 and actual != self.metadata.tail_sha256:
             raise ModelError("{}: does not belong to {}: its sha256 is {} but the frame graph's "
                              "metadata names {}; export the two files together".format(

@@ -19,6 +19,7 @@ import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..hashing import sha256_file as sha256_file  # re-exported: the sidecar checks use it
 from ..metadata import MetadataError, ModelMetadata
 from .base import ModelError
 from .trt_compat import parse_version
@@ -43,14 +44,6 @@ def plan_paths(plan: str) -> PlanPaths:
     if ext.lower() != ".plan":
         raise ValueError("a TensorRT model path must end in .plan, got {!r}".format(plan))
     return PlanPaths(plan, root + ".tail" + ext, plan + ".json")
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------- device and precision

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..backends.onnxruntime_backend import sha256_of, tail_path_for
+from ..backends.onnxruntime_backend import tail_path_for
+from ..hashing import sha256_file
 from ..metadata import METADATA_KEY, ModelMetadata, make_metadata
 from ..parity import parity_problems
 from .checkpoint import load_checkpoint, model_from_checkpoint
@@ -106,7 +107,7 @@ def export_checkpoint(checkpoint: str, output: str, opset: int = MAX_OPSET,
     tail_path = export_graphs(model, output, opset)
     metadata = metadata_for(model, uint16=uint16, tile=tile, score_threshold=score_threshold,
                             nms_threshold=nms_threshold, max_instances=max_instances,
-                            tail_sha256=sha256_of(tail_path), **({"training": provenance} if provenance else {}))
+                            tail_sha256=sha256_file(tail_path), **({"training": provenance} if provenance else {}))
     attach_metadata(output, metadata)
     problems = []
     for threshold in (None, 0.0):

@@ -41,7 +41,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..backends.onnxruntime_backend import sha256_of, tail_path_for
+from ..backends.onnxruntime_backend import tail_path_for
+from ..hashing import sha256_file
 from ..metadata import METADATA_KEY, ModelMetadata
 from ..onnx_rff import ROI_ALIGN_OPSET, rff_nodes
 
@@ -226,7 +227,7 @@ def export_portable(frame_path: str, output_path: Optional[str] = None,
     frame = _load_at_opset(frame_path, "frame graph")
     doc = _metadata(frame)
     meta = ModelMetadata(doc, frame_path)
-    if meta.tail_sha256 and os.path.isfile(tail_path) and sha256_of(tail_path) != meta.tail_sha256:
+    if meta.tail_sha256 and os.path.isfile(tail_path) and sha256_file(tail_path) != meta.tail_sha256:
         raise PortableError("{}: the tail graph's sha256 does not match the frame graph's metadata "
                             "(the two files come from different exports)".format(tail_path))
     tail = _load_at_opset(tail_path, "tail graph")

@@ -9,7 +9,6 @@ This module imports only the standard library and NumPy at import time, and keep
 Python 3.8 syntax: the runtime imports :func:`map_to_uint8` and :data:`INPUT_MAPPING` from it.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ...hashing import sha256_file
 
 # ---------------------------------------------------------------- what is fetched
 
@@ -99,14 +100,6 @@ def cache_dir(root=None) -> Path:
         return Path(root).expanduser()
     base = os.environ.get("FASSST_CACHE_DIR") or os.path.join("~", ".cache", "fassst_rt")
     return Path(base).expanduser() / "data"
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(str(path), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _log(progress: bool, msg: str) -> None:
