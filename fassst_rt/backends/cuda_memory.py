@@ -18,7 +18,7 @@ cuda-python, and :func:`gpu_status` never raises.
 """
 
 import ctypes
-from typing import Any, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -138,7 +138,31 @@ def set_device(index: int) -> None:
 
 # ------------------------------------------------------------------ memory
 
-class DeviceBuffer:
+_O = TypeVar("_O", bound="_Owned")
+
+
+class _Owned:
+    """A CUDA resource released by ``close()`` (idempotent); also a context
+    manager, and released when collected as a safety net only: owners call
+    close(), since a finaliser may run after the CUDA context is gone."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _O) -> _O:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class DeviceBuffer(_Owned):
     """An owning cudaMalloc allocation. ``ptr`` is the device address (what
     TensorRT's set_tensor_address and the kernels take)."""
 
@@ -153,20 +177,8 @@ class DeviceBuffer:
         if ptr:
             check(_rt().cudaFree(ptr), "cudaFree")
 
-    def __enter__(self) -> "DeviceBuffer":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # a safety net only: owners call close()
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class PinnedBuffer:
+class PinnedBuffer(_Owned):
     """An owning cudaMallocHost allocation, seen from NumPy through
     :meth:`array` (views into the same memory)."""
 
@@ -197,20 +209,8 @@ class PinnedBuffer:
         if ptr:
             check(_rt().cudaFreeHost(ptr), "cudaFreeHost")
 
-    def __enter__(self) -> "PinnedBuffer":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class Stream:
+class Stream(_Owned):
     """An owning non-blocking CUDA stream. ``handle`` is the cudaStream_t as
     an int (what TensorRT's execute_async_v3 and the kernels take)."""
 
@@ -229,18 +229,6 @@ class Stream:
         self.handle = 0
         if stream is not None:
             check(_rt().cudaStreamDestroy(stream), "cudaStreamDestroy")
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def copy_to_device(dst_ptr: int, src: np.ndarray, stream: Stream, nbytes: Optional[int] = None) -> None:
