@@ -42,8 +42,9 @@ network alone on the same runtime, size and threads. With --compare
 yolo11n-seg.onnx the budget is measured in the same run; otherwise the issue's
 figure for the development machine (33 ms) is used and labelled as such.
 
-Devices: 1080ti / xavier / orin on that device measure there (TensorRT engine
-NAME.plan when the TensorRT backend exists; otherwise ONNX Runtime, said so);
+Devices: 1080ti / xavier / orin on that device measure there (the TensorRT
+engine NAME.plan beside the model, built there by `fassst-rt build`; without
+one, or without TensorRT, ONNX Runtime, and the output says so);
 anywhere else they measure here and print a roofline ESTIMATE for the device
 (benchmarks/roofline.py, benchmarks/devices.py), labelled ESTIMATE in the
 table and the JSON, with the paper's figures beside it (never calibration).
@@ -1095,7 +1096,8 @@ def main(argv=None) -> int:
                 mode = "measured on the device (TensorRT)"
             else:
                 device = "auto"  # ONNX Runtime: its CUDA provider when installed, else the CPU
-                why = trt_problem or "no TensorRT engine {} beside the model".format(os.path.basename(plan))
+                why = trt_problem or "no TensorRT engine {} beside the model (build it here: fassst-rt build {} -o {})".format(
+                    os.path.basename(plan), model, plan)
                 mode = "measured on the device with ONNX Runtime, NOT TensorRT ({})".format(why)
                 notes.append("on {}, the numbers are ONNX Runtime's (CUDA provider if present), not the TensorRT "
                              "backend's: {}".format(args.device, why))
