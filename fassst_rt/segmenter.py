@@ -15,10 +15,6 @@ from .tiling import cross_tile_nms, in_core, tile_grid
 TileSpec = Union[None, bool, int, Tuple[int, int], Dict[str, int]]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return processing.sigmoid(x)  # the C++ core's, shared with the C++ API
-
-
 class Segmenter:
     """Runs a FASSST model on frames: letterbox -> frame graph -> select ->
     ROI feature fusion kernel -> tail graph (on the selected instances only)
@@ -176,7 +172,7 @@ class Segmenter:
             rois = np.array([[0, 0, 0, s / 2, s / 2]], np.float32)
         if len(rois):
             logits = backend.fuse_and_tail(frame, rois)
-            box_masks = _sigmoid(np.asarray(logits, np.float32)[:, 0])
+            box_masks = processing.sigmoid(np.asarray(logits, np.float32)[:, 0])
         else:
             box_masks = np.zeros((0, 2 * m.roi_size, 2 * m.roi_size), np.float32)
         t4 = time.perf_counter()

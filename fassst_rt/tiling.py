@@ -38,7 +38,7 @@ def tile_grid(height: int, width: int, size: int, overlap: int) -> List[Tile]:
     return [Tile(*t) for t in _C.tile_grid(int(height), int(width), int(size), int(overlap))]
 
 
-def _starts(length: int, size: int, overlap: int) -> List[int]:
+def axis_starts(length: int, size: int, overlap: int) -> List[int]:
     """The tile starts along one axis of ``length`` pixels."""
     return [t.y0 for t in tile_grid(length, 1, size, overlap)]
 

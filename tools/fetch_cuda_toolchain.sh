@@ -26,6 +26,8 @@
 # Stdout: only the path of <cache>/cuda-11.8/env.sh. Progress goes to stderr.
 # A complete toolkit (stamp file) is reused as is; re-running is a no-op.
 set -euo pipefail
+# shellcheck source=tools/private_apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/private_apt.sh"
 
 exec 3>&1 1>&2   # everything to stderr; fd 3 is the real stdout
 
@@ -107,30 +109,10 @@ rm -f "$STAMP"
 log "provisioning CUDA 11.8 into $PREFIX"
 
 # ---------------------------------------------------------------- apt, private
-mkdir -p "$DEBS" "$APTDIR"/{lists/partial,archives/partial,cache,state}
-touch "$APTDIR/status"
-cat > "$APTDIR/sources.list" <<EOF
-# Written by tools/fetch_cuda_toolchain.sh; used only through -o Dir::Etc::SourceList.
-deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main non-free
-deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE-updates main non-free
-EOF
-APT_OPTS=(
-  -o "Dir::Etc::SourceList=$APTDIR/sources.list"
-  -o "Dir::Etc::SourceParts=/dev/null"
-  -o "Dir::Etc::Preferences=/dev/null"
-  -o "Dir::Etc::PreferencesParts=/dev/null"
-  -o "Dir::State=$APTDIR/state"
-  -o "Dir::State::Lists=$APTDIR/lists"
-  -o "Dir::State::status=$APTDIR/status"
-  -o "Dir::Cache=$APTDIR/cache"
-  -o "Dir::Cache::archives=$APTDIR/archives"
-  -o "APT::Architecture=amd64"
-  -o "APT::Architectures::=amd64"
-  -o "Acquire::Languages=none"
-  -o "Debug::NoLocking=1"
-  -q
-)
-[ "$(id -u)" = 0 ] && APT_OPTS+=(-o "APT::Sandbox::User=root")
+mkdir -p "$DEBS"
+private_apt_setup "$APTDIR" \
+  "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main non-free" \
+  "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE-updates main non-free"
 
 have_deb() {  # have_deb PKG -> prints the cached .deb of PKG, if a valid one exists
   local f

@@ -28,6 +28,8 @@
 # Stdout: only the path of env.sh. Progress goes to stderr. A complete SDK
 # (stamp file) is reused as is; re-running is a no-op.
 set -euo pipefail
+# shellcheck source=tools/private_apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/private_apt.sh"
 
 exec 3>&1 1>&2   # everything to stderr; fd 3 is the real stdout
 
@@ -101,29 +103,8 @@ fi
 
 # ---------------------------------------------------------------- headers (apt, private)
 if [ ! -f "$HEADERS/.complete" ]; then
-  mkdir -p "$DEBS" "$APTDIR"/{lists/partial,archives/partial,cache,state}
-  touch "$APTDIR/status"
-  cat > "$APTDIR/sources.list" <<EOF
-# Written by tools/fetch_onnxruntime_sdk.sh; used only through -o Dir::Etc::SourceList.
-deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main
-EOF
-  APT_OPTS=(
-    -o "Dir::Etc::SourceList=$APTDIR/sources.list"
-    -o "Dir::Etc::SourceParts=/dev/null"
-    -o "Dir::Etc::Preferences=/dev/null"
-    -o "Dir::Etc::PreferencesParts=/dev/null"
-    -o "Dir::State=$APTDIR/state"
-    -o "Dir::State::Lists=$APTDIR/lists"
-    -o "Dir::State::status=$APTDIR/status"
-    -o "Dir::Cache=$APTDIR/cache"
-    -o "Dir::Cache::archives=$APTDIR/archives"
-    -o "APT::Architecture=amd64"
-    -o "APT::Architectures::=amd64"
-    -o "Acquire::Languages=none"
-    -o "Debug::NoLocking=1"
-    -q
-  )
-  [ "$(id -u)" = 0 ] && APT_OPTS+=(-o "APT::Sandbox::User=root")
+  mkdir -p "$DEBS"
+  private_apt_setup "$APTDIR" "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main"
   deb="$(find "$DEBS" -maxdepth 1 -name "${DEV_PKG}_*_amd64.deb" -print -quit)"
   if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
     log "apt-get update ($SUITE main from $DEBIAN_MIRROR, private lists in $APTDIR)"

@@ -228,15 +228,11 @@ def load_stack(paths: Dict[str, Path]) -> Tuple[np.ndarray, np.ndarray]:
 
 def tile_positions(length: int, tile: int, overlap: int) -> List[int]:
     """Starts of the fewest ``tile``-pixel tiles covering [0, length) whose neighbours share at
-    least ``overlap`` pixels, evenly spaced (the rule of the runtime's tiled inference,
-    fassst_rt.tiling)."""
-    if tile >= length:
-        return [0]
-    if not 0 <= overlap < tile:
-        raise ValueError("overlap ({}) must be in [0, tile) (tile {})".format(overlap, tile))
-    count = -(-(length - overlap) // (tile - overlap))  # ceil
-    span = length - tile
-    return [int(round(i * span / (count - 1))) for i in range(count)]
+    least ``overlap`` pixels, evenly spaced: the runtime's own tiling rule (fassst_rt.tiling,
+    the C++ core), so training tiles are cut exactly as inference cuts frames."""
+    from ... import tiling
+
+    return tiling.axis_starts(length, tile, overlap)
 
 
 def grid_cells(boxes: np.ndarray, width: float, height: float, S: int) -> np.ndarray:
