@@ -8,8 +8,10 @@ An item is ``(image, target)``:
   each letterboxed mask: pixel u covers [u, u + 1)), ``labels`` (N,) int64 0-based (index into
   ``class_names``, the categories sorted by id), ``masks`` (N, S, S) uint8 0/1, ``image_id``
   (int), ``scale`` (float) and ``pad`` ((pad_x, pad_y) ints) of the letterbox, ``orig_size``
-  ((H, W) of the image file), ``window`` ((x0, y0, w, h): the part of the (flipped) image that
-  was letterboxed; the whole image without augmentation) and ``flipped`` (bool).
+  ((H, W) of the image file), ``window`` ((x0, y0, w, h): the part of the (flipped, rotated)
+  image that was letterboxed; the whole image without augmentation), ``flipped`` (bool),
+  ``angle`` (the rotation in degrees, 0.0 for none) and ``pasted`` (the number of instances
+  copy-paste added, before any were dropped).
 
 Letterboxing and normalisation are the runtime's own ``fassst_rt.processing.letterbox`` and
 ``to_network_input`` (docs/architecture.md, "Pre- and post-processing"),
@@ -19,14 +21,16 @@ than ``min_area`` input pixels (cut away by a crop, or too small at this input s
 dropped, and boxes are recomputed from the masks that remain. Crowd annotations
 (``iscrowd`` = 1) are skipped.
 
-Augmentation (``augment=True``; :mod:`.augment`): flip, colour jitter, random scale and crop.
-Its randomness is a function of ``(seed, epoch, index)``: call ``set_epoch`` each epoch.
+Augmentation (``augment=True``; :mod:`.augment`): copy-paste of instances from another image
+of the set (off by default; applied first, so pasted instances go through the rest), then flips,
+rotation (off by default), colour jitter, random scale and crop. Its randomness is a function
+of ``(seed, epoch, index)``: call ``set_epoch`` each epoch.
 """
 
 import contextlib
 import io
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
@@ -101,6 +105,14 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
         self.class_names = [self.coco.cats[c]["name"] for c in self.cat_ids]
         self.image_ids = list(image_ids) if image_ids is not None else sorted(self.coco.getImgIds())
         self.info = dict(self.coco.dataset.get("info", {}))
+        self._options = aug.check_options(self.augment_options)
+        self.paste_labels = self._labels_named(self._options["copy_paste_classes"], ann_file)
+        self.paste_sources = self._sources_by_group(self.paste_labels)
+        if self._options["copy_paste_prob"] > 0 and not self.paste_sources:
+            raise ValueError("augment_options['copy_paste_prob'] is {} but no image of {} holds an "
+                             "instance of copy_paste_classes {}".format(
+                                 self._options["copy_paste_prob"], ann_file,
+                                 sorted(self.class_names[i] for i in self.paste_labels)))
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -114,6 +126,46 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
             out.append(sorted({self.cat_to_label[a["category_id"]] for a in anns
                                if not a.get("iscrowd", 0)}))
         return out
+
+    def _labels_named(self, names: Optional[Sequence[str]], ann_file) -> Set[int]:
+        """The labels copy-paste may paste: those of the category ``names`` (None: all)."""
+        if names is None:
+            return set(range(len(self.class_names)))
+        unknown = [n for n in names if n not in self.class_names]
+        if unknown:
+            raise ValueError("augment_options['copy_paste_classes']: expected category names of {} "
+                             "({}), got unknown {}".format(ann_file, self.class_names, unknown))
+        return {self.class_names.index(n) for n in names}
+
+    def _group(self, index: int):
+        """The image's group: its COCO record's ``dataset`` field (None when absent)."""
+        return self.coco.imgs[self.image_ids[index]].get("dataset")
+
+    def _sources_by_group(self, labels: Set[int]) -> Dict[object, List[int]]:
+        """Per group, the indices of the images holding at least one (non-crowd) instance of
+        ``labels``: where copy-paste takes its instances from. Pasting stays within a group
+        (rods of a phase-contrast movie are not pasted into a fluorescence one)."""
+        out: Dict[object, List[int]] = {}
+        for index, held in enumerate(self.image_classes()):
+            if labels & set(held):
+                out.setdefault(self._group(index), []).append(index)
+        return out
+
+    def copy_paste(self, image: np.ndarray, masks: np.ndarray, labels: np.ndarray,
+                   rng: np.random.Generator, group=None):
+        """Pastes instances of a source image drawn uniformly from the images of ``group`` in
+        :attr:`paste_sources` (it may be this image) into ``image``
+        (:func:`.augment.paste_instances`); returns (image, masks, labels, pasted). An image
+        whose group holds no source is returned unchanged."""
+        sources = self.paste_sources.get(group)
+        if not sources:
+            return image, masks, labels, 0
+        source = sources[int(rng.integers(len(sources)))]
+        src_image, src_masks, src_labels, _ = self.load(source)
+        return aug.paste_instances(image, masks, labels, src_image, src_masks, src_labels, rng,
+                                   max_count=self._options["copy_paste_max"],
+                                   near_prob=self._options["copy_paste_near"],
+                                   classes=self.paste_labels)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -141,9 +193,15 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         image, masks, labels, info = self.load(index)
         h, w = image.shape[:2]
-        meta = {"window": (0, 0, w, h), "flipped": False}
+        meta = {"window": (0, 0, w, h), "flipped": False, "angle": 0.0}
+        pasted = 0
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+            # drawn only when enabled, so runs without copy-paste keep their random stream
+            paste_prob = self._options["copy_paste_prob"]
+            if paste_prob > 0 and rng.random() < paste_prob:
+                image, masks, labels, pasted = self.copy_paste(image, masks, labels, rng,
+                                                               info.get("dataset"))
             image, masks, meta = aug.augment(image, masks, rng, self.augment_options)
         lb = _letterbox(np.ascontiguousarray(image), self.input_size)
         lb_image = np.asarray(lb.image)
@@ -162,6 +220,8 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
             "orig_size": (int(h), int(w)),
             "window": tuple(int(v) for v in meta["window"]),
             "flipped": bool(meta["flipped"]),
+            "angle": float(meta["angle"]),
+            "pasted": int(pasted),
         }
         return torch.from_numpy(normalize(lb_image, self.mean, self.std)), target
 
