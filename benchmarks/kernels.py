@@ -1,12 +1,16 @@
 """Kernel benchmark: the fused CPU ``roi_fuse`` against the same fusion done
 unfused, in NumPy and as an ONNX graph of standard ops run by ONNX Runtime.
 
-    python benchmarks/kernels.py                 # M=128, maps 52/26/13, S=28, K=8 and 36
+    python benchmarks/kernels.py                 # M=128, maps 52/26/13, S=28, K=8 and 36,
+                                                 # then the shipped model's shapes
     python benchmarks/kernels.py --threads 1 --runs 50 --json out.json
+    python benchmarks/kernels.py --model path/to/model.onnx   # another model's shapes
 
-All variants run side by side in one process, interleaved run by run, with the
-same thread count; medians are reported, and ratios are taken between medians
-of the same run. Both the fused kernel and ONNX Runtime write into a
+All variants run side by side in one process, interleaved run by run in an
+order drawn afresh (seeded) for every run, so that no variant always follows
+the same other one (what ran just before changes what is still in the
+caches); same thread count; medians are reported, and ratios are taken between
+medians of the same run. Both the fused kernel and ONNX Runtime write into a
 preallocated output (``out=``, and an ONNX Runtime I/O binding), so neither
 pays for allocating or copying its result. The write floor is the time NumPy
 takes to fill a preallocated buffer of the output's size, measured in the same
@@ -34,6 +38,9 @@ from fassst_rt import ops  # noqa: E402
 from fassst_rt.onnx_rff import rff_model  # noqa: E402
 
 
+SHIPPED_MODEL = str(Path(__file__).resolve().parent.parent / "engines" / "fassst_default.onnx")
+
+
 def ort_session(model_bytes, threads):
     import onnxruntime as ort
 
@@ -59,7 +66,7 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
-def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0):
+def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0, label=""):
     rng = np.random.default_rng(seed)
     input_size = sizes[0] * strides[0]
     maps, rois = make_case(rng, channels, sizes, num_rois, input_size)
@@ -92,9 +99,11 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     for fn in variants.values():  # warm-up
         fn()
     times = {name: [] for name in variants}
+    names = list(variants)
+    order = np.random.default_rng(seed + 1)
     for _ in range(runs):
-        for name, fn in variants.items():
-            times[name].append(timed(fn))
+        for j in order.permutation(len(names)):
+            times[names[j]].append(timed(variants[names[j]]))
     ops.set_num_threads(0)
 
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
@@ -102,7 +111,7 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     out_bytes = out.nbytes
     fused_ms = medians["fused (ours)"]
     return {
-        "channels": channels, "map_sizes": list(sizes), "output_size": out_size, "num_rois": num_rois,
+        "label": label, "channels": channels, "map_sizes": list(sizes), "output_size": out_size, "num_rois": num_rois,
         "threads": threads, "runs": runs, "median_ms": medians, "min_ms": minima,
         "output_bytes": out_bytes,
         "fused_gb_per_s": out_bytes / (fused_ms * 1e-3) / 1e9,
@@ -117,10 +126,24 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     }
 
 
+def model_case(path):
+    """(label, channels, map sizes, S, strides) of an exported model, from its metadata."""
+    from fassst_rt.metadata import METADATA_KEY, ModelMetadata
+    from fassst_rt.trt_build import read_onnx_metadata_props
+
+    props = read_onnx_metadata_props(str(path))
+    if METADATA_KEY not in props:
+        raise SystemExit("{}: has no '{}' metadata (export models with `fassst-rt export`)"
+                         .format(path, METADATA_KEY))
+    m = ModelMetadata.from_json(props[METADATA_KEY], source=str(path))
+    sizes = tuple(int(np.ceil(m.input_size / s)) for s in m.strides)
+    return Path(path).name, m.mask_channels, sizes, m.roi_size, tuple(m.strides)
+
+
 def print_case(r):
-    print("\nM={channels} maps={map_sizes} S={output_size} K={num_rois} threads={threads} runs={runs}"
+    print("\n{label}M={channels} maps={map_sizes} S={output_size} K={num_rois} threads={threads} runs={runs}"
           " (load average {load})".format(load="?" if r["load_average"] is None else "%.1f" % r["load_average"],
-                                          **r))
+                                          **dict(r, label=r["label"] + ": " if r.get("label") else "")))
     print("  {:<22s} {:>9s}    {:>9s}".format("", "median", "min"))
     for name, ms in r["median_ms"].items():
         print("  {:<22s} {:9.3f} ms {:9.3f} ms".format(name, ms, r["min_ms"][name]))
@@ -145,6 +168,9 @@ def main(argv=None):
     parser.add_argument("--rois", type=int, nargs="+", default=[8, 36], help="K values (default 8 36)")
     parser.add_argument("--threads", type=int, default=0, help="threads for every variant (0: all cores)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per variant (default 30)")
+    parser.add_argument("--model", default=None,
+                        help="also run at this exported model's shapes (M, maps, S, strides from its "
+                             "metadata); default: engines/fassst_default.onnx when present; '' for none")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -156,8 +182,14 @@ def main(argv=None):
                   "numpy": np.__version__, "onnxruntime": onnxruntime.__version__, "threads": threads,
                   "build": ops.build_info()}
     print("conditions: " + json.dumps({k: v for k, v in conditions.items() if k != "build"}))
-    results = [run_case(args.channels, sizes, args.output_size, k, threads, args.runs, (8, 16, 32))
-               for k in args.rois]
+    cases = [("", args.channels, sizes, args.output_size, (8, 16, 32))]
+    model = args.model
+    if model is None:
+        model = SHIPPED_MODEL if os.path.isfile(SHIPPED_MODEL) else ""
+    if model:
+        cases.append(model_case(model))
+    results = [run_case(channels, map_sizes, out_size, k, threads, args.runs, strides, label=label)
+               for label, channels, map_sizes, out_size, strides in cases for k in args.rois]
     for r in results:
         print_case(r)
     if args.json:

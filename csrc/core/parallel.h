@@ -25,7 +25,21 @@
 #define FASSST_HAVE_GETPID 1
 #endif
 
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace fassst {
+
+// A pause inside a spin-wait loop: lets the other hardware thread of the
+// core run and saves power, without giving up the time slice.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+  __asm__ __volatile__("yield");
+#endif
+}
 
 // Number of worker threads used when the caller passes num_threads <= 0.
 inline int default_num_threads() {

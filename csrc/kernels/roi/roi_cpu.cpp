@@ -35,6 +35,7 @@
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "core/parallel.h"
@@ -470,18 +471,46 @@ struct LaneGroup {
   }
 };
 
-// Runs task(t, scratch) for every t in [0, num_tasks) on up to num_threads
-// threads. Tasks are handed out one at a time from a shared counter rather
-// than split evenly up front, so a thread slowed down (a core shared with
-// another process, larger ROIs) just takes fewer. Each thread gets its
-// scratch once per call (make_scratch returns a reference to it).
-template <typename MakeScratch, typename Task>
-void run_tasks(int64_t num_tasks, int num_threads, const MakeScratch& make_scratch,
-               const Task& task) {
-  const int threads = num_threads > 0 ? num_threads : default_num_threads();
+// Runs prepare() and then task(t, scratch) for every t in [0, num_tasks) on
+// up to num_threads threads. The calling thread runs prepare() after the
+// workers have been woken, and they wait for it (spinning: it takes tens of
+// microseconds), so a worker's wake-up, which takes about as long on an idle
+// core, overlaps the per-call setup instead of following it. Tasks are
+// handed out one at a time from a shared counter rather than split evenly up
+// front, so a thread slowed down (a core shared with another process, larger
+// ROIs) just takes fewer. Each thread gets its scratch once per call
+// (make_scratch returns a reference to it).
+template <typename Prepare, typename MakeScratch, typename Task>
+void run_tasks(int64_t num_tasks, int num_threads, const Prepare& prepare,
+               const MakeScratch& make_scratch, const Task& task) {
+  const int threads = std::max<int64_t>(
+      1, std::min<int64_t>(num_threads > 0 ? num_threads : default_num_threads(), num_tasks));
   std::atomic<int64_t> next{0};
-  // One index per thread (min_chunk 1); each thread then draws tasks.
-  parallel_for(std::min<int64_t>(threads, num_tasks), threads, 1, [&](int64_t, int64_t) {
+  enum : int { kPreparing, kPrepared, kFailed };
+  std::atomic<int> stage{kPreparing};
+  // One index per thread (min_chunk 1); index 0 is the calling thread's.
+  parallel_for(threads, threads, 1, [&](int64_t first, int64_t) {
+    if (first == 0) {
+      try {
+        prepare();
+      } catch (...) {
+        stage.store(kFailed, std::memory_order_release);  // parallel_for rethrows it
+        throw;
+      }
+      stage.store(kPrepared, std::memory_order_release);
+    } else {
+      int now;
+      for (int spins = 0; (now = stage.load(std::memory_order_acquire)) == kPreparing; ++spins) {
+        // Spin briefly, then yield: a worker woken onto the caller's core
+        // (the other one busy) must not hold that core while the caller,
+        // preempted by it, still has prepare() to finish.
+        if (spins < 256)
+          cpu_relax();
+        else
+          std::this_thread::yield();
+      }
+      if (now == kFailed) return;
+    }
     auto& scratch = make_scratch();
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < num_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed))
@@ -657,8 +686,12 @@ void roi_crop_cpu_impl(const float* feature, const CropParams& params, const flo
                        int64_t num_rois, float* out, int num_threads) {
   const FeatureShape& f = params.feature;
   const int s = params.out_size;
-  const Grids grids = roi_grids(rois, num_rois, params.spatial_scale, s, f.height, f.width);
-  const CropJob job{feature, rois, &grids, f, s, num_rois, out};
+  Grids grids;
+  CropJob job{};
+  const auto prepare = [&] {
+    grids = roi_grids(rois, num_rois, params.spatial_scale, s, f.height, f.width);
+    job = CropJob{feature, rois, &grids, f, s, num_rois, out};
+  };
   // Scratch: a window row, the x-interpolated rows (zero row first) and one
   // interleaved output row.
   const auto make_scratch = [&]() -> CropScratch& {
@@ -675,7 +708,7 @@ void roi_crop_cpu_impl(const float* feature, const CropParams& params, const flo
 #endif
   // One task per lane group and ROI, group-major: consecutive tasks read the
   // same channel planes (cache-resident) and write kLanes-plane runs.
-  run_tasks(num_rois * LaneGroup::count(f.channels), num_threads, make_scratch,
+  run_tasks(num_rois * LaneGroup::count(f.channels), num_threads, prepare, make_scratch,
             [&](int64_t t, CropScratch& sc) { task(job, t, sc); });
 }
 
@@ -686,15 +719,19 @@ void roi_fuse_cpu_impl(const float* p1, const float* p2, const float* p3,
   const int s2 = level_size(params.out_size, 1);
   const int s3 = level_size(params.out_size, 2);
   const FeatureShape* lv = params.level;
-
-  const Grids roi1 = roi_grids(rois, num_rois, params.spatial_scale[0], s1, lv[0].height, lv[0].width);
-  const Grids roi2 = roi_grids(rois, num_rois, params.spatial_scale[1], s2, lv[1].height, lv[1].width);
-  const Grids roi3 = roi_grids(rois, num_rois, params.spatial_scale[2], s3, lv[2].height, lv[2].width);
-  const Grids up_to_s1 = up2_grid(s1, s2);
-  const Grids up_to_s2 = up2_grid(s2, s3);
   const int64_t channels = lv[0].channels;
-  const FuseJob job{{p1, p2, p3}, rois, lv, {&roi1, &roi2, &roi3}, &up_to_s1.grid[0],
-                    &up_to_s2.grid[0], {s1, s2, s3}, num_rois, channels, out};
+
+  Grids roi1, roi2, roi3, up_to_s1, up_to_s2;
+  FuseJob job{};
+  const auto prepare = [&] {
+    roi1 = roi_grids(rois, num_rois, params.spatial_scale[0], s1, lv[0].height, lv[0].width);
+    roi2 = roi_grids(rois, num_rois, params.spatial_scale[1], s2, lv[1].height, lv[1].width);
+    roi3 = roi_grids(rois, num_rois, params.spatial_scale[2], s3, lv[2].height, lv[2].width);
+    up_to_s1 = up2_grid(s1, s2);
+    up_to_s2 = up2_grid(s2, s3);
+    job = FuseJob{{p1, p2, p3}, rois, lv, {&roi1, &roi2, &roi3}, &up_to_s1.grid[0],
+                  &up_to_s2.grid[0], {s1, s2, s3}, num_rois, channels, out};
+  };
 
   // Scratch: a window row, the x-interpolated rows of each sampling (zero
   // row first), R3, Q and one output row, all interleaved.
@@ -723,7 +760,7 @@ void roi_fuse_cpu_impl(const float* p1, const float* p2, const float* p3,
 #endif
   // One task per lane group and ROI, group-major: consecutive tasks read the
   // same channel planes (cache-resident) and write kLanes-plane runs.
-  run_tasks(num_rois * LaneGroup::count(channels), num_threads, make_scratch,
+  run_tasks(num_rois * LaneGroup::count(channels), num_threads, prepare, make_scratch,
             [&](int64_t t, FuseScratch& sc) { task(job, t, sc); });
 }
 
