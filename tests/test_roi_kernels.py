@@ -128,6 +128,24 @@ def test_result_does_not_depend_on_thread_count(threads):
         ops.set_num_threads(0)
 
 
+def test_concurrent_callers_get_the_same_results():
+    # The GIL is released during the work, so these calls overlap: one holds
+    # the thread pool, the others start threads of their own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    cases = []
+    for k in range(6):
+        p1, p2, p3 = make_pyramid(rng, 2, 17, 12, 12)
+        cases.append((p1, p2, p3, make_rois(rng, 5 + k, 2, 96, 96)))
+    want = [ops.roi_fuse(*c, 16) for c in cases]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda c: ops.roi_fuse(*c, 16), cases))
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+
+
 def test_non_contiguous_inputs_and_float64_rois_are_handled():
     rng = np.random.default_rng(5)
     p1, p2, p3 = make_pyramid(rng, 1, 4, 9, 9)

@@ -1,7 +1,11 @@
 // The C++ core against known values (no model, no ONNX Runtime): tiling,
 // letterbox, normalisation, selection, paste, sigmoid, the 16-bit mapping,
-// the JSON reader and metadata validation, sha256, the ROI kernels.
+// the JSON reader and metadata validation, sha256, the ROI kernels, the
+// thread pool.
+#include <atomic>
 #include <cstring>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -9,6 +13,7 @@
 #include "core/input_mapping.h"
 #include "core/json.h"
 #include "core/letterbox.h"
+#include "core/parallel.h"
 #include "core/paste.h"
 #include "core/roi_ops.h"
 #include "core/select.h"
@@ -247,6 +252,51 @@ TEST_CASE(roi_fuse_of_constant_maps_is_the_sum) {
   const float bad[5] = {1, 0, 0, 1, 1};
   CHECK_THROWS(InvalidArgument, roi_fuse_cpu(maps, shapes, bad, 1, 8, strides, out.data(), 1),
                "batch_index) must be an integer in [0, 1)");
+}
+
+// How often parallel_for(n, threads) visits each index of [0, n).
+std::vector<int> visits(int64_t n, int threads) {
+  std::vector<std::atomic<int>> seen(n);
+  parallel_for(n, threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) seen[i].fetch_add(1);
+  });
+  std::vector<int> out;
+  for (auto& v : seen) out.push_back(v.load());
+  return out;
+}
+
+TEST_CASE(parallel_for_visits_every_index_once) {
+  for (int threads : {1, 2, 3, 8})
+    for (int64_t n : {1, 2, 7, 100})
+      CHECK(visits(n, threads) == std::vector<int>(n, 1));
+}
+
+TEST_CASE(parallel_for_from_concurrent_and_nested_callers) {
+  // Four callers at once: one gets the pool, the others threads of their
+  // own; each inner call nests a parallel_for inside a worker's chunk.
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int round = 0; round < 50; ++round) {
+        std::atomic<int64_t> total{0};
+        parallel_for(6, 3, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i)
+            for (int v : visits(10, 2)) total.fetch_add(v);
+        });
+        if (total.load() != 60) wrong.fetch_add(1);
+      }
+    });
+  for (auto& t : callers) t.join();
+  CHECK_EQ(wrong.load(), 0);
+}
+
+TEST_CASE(parallel_for_rethrows_a_chunk_exception_and_stays_usable) {
+  CHECK_THROWS(std::runtime_error, parallel_for(8, 2, 1, [](int64_t begin, int64_t) {
+                 if (begin >= 4) throw std::runtime_error("chunk failed");
+               }),
+               "chunk failed");
+  CHECK(visits(8, 2) == std::vector<int>(8, 1));
 }
 
 CHECK_MAIN()
