@@ -27,6 +27,15 @@
 #define FASSST_HAVE_GETPID 1
 #endif
 
+// Keeping workers off the caller's CPU needs Linux's affinity calls.
+#if defined(__linux__) && defined(__GLIBC__)
+#include <pthread.h>
+#include <sched.h>
+#define FASSST_KEEP_WORKERS_OFF_CALLER 1
+#else
+#define FASSST_KEEP_WORKERS_OFF_CALLER 0
+#endif
+
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -96,6 +105,7 @@ class ThreadPool {
       workers_.emplace_back([this, index] { work(index); });
       workers_.back().detach();
     }
+    keep_workers_off_caller();
     fn_ = &fn;
     count_ = count;
     unfinished_.store(count, std::memory_order_relaxed);
@@ -133,11 +143,44 @@ class ThreadPool {
  private:
   enum : int { kWaiting, kRunning, kDone };
 
-  ThreadPool() = default;
+  ThreadPool() {
+#if FASSST_KEEP_WORKERS_OFF_CALLER
+    // The CPUs the process may use when the pool starts (none on error).
+    CPU_ZERO(&cpus_);
+    if (sched_getaffinity(0, sizeof cpus_, &cpus_) != 0) CPU_ZERO(&cpus_);
+#endif
+  }
+
+  // Wakes the workers on CPUs other than the caller's: a worker that slept
+  // for a while is otherwise often woken onto the waking CPU, where it
+  // competes with the caller while the other CPU idles (measured on 2 cores:
+  // K = 8 roi_fuse calls after a 20 ms pause took 1.3 ms instead of 0.8).
+  // Each worker lets go of the restriction as soon as it runs (release_cpu),
+  // so that, preempted there, it can still move to the caller's CPU once
+  // the caller waits for it. Errors (restricted CPU sets) change nothing.
+  void keep_workers_off_caller() {
+#if FASSST_KEEP_WORKERS_OFF_CALLER
+    const int cpu = sched_getcpu();
+    if (cpu < 0 || handles_.empty()) return;
+    cpu_set_t others = cpus_;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    for (pthread_t h : handles_) pthread_setaffinity_np(h, sizeof others, &others);
+#endif
+  }
+
+  void release_cpu() {
+#if FASSST_KEEP_WORKERS_OFF_CALLER
+    if (CPU_COUNT(&cpus_) > 0) pthread_setaffinity_np(pthread_self(), sizeof cpus_, &cpus_);
+#endif
+  }
 
   void work(int index) {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(m_);
+#if FASSST_KEEP_WORKERS_OFF_CALLER
+    handles_.push_back(pthread_self());
+#endif
     for (;;) {
       wake_.wait(lock, [&] { return generation_ != seen; });
       seen = generation_;
@@ -145,6 +188,7 @@ class ThreadPool {
       state_[index] = kRunning;
       const std::function<void(int)>* fn = fn_;
       lock.unlock();
+      release_cpu();
       (*fn)(index);  // callers pass bodies that catch their own exceptions
       lock.lock();
       state_[index] = kDone;
@@ -161,6 +205,10 @@ class ThreadPool {
   int count_ = 0;
   std::vector<int> state_;  // per part: kWaiting, kRunning, kDone
   std::atomic<int> unfinished_{0};  // parts not kDone: read without the lock
+#if FASSST_KEEP_WORKERS_OFF_CALLER
+  std::vector<pthread_t> handles_;  // of the workers that have started
+  cpu_set_t cpus_;  // the CPUs the process may use, read once (constructor)
+#endif
   uint64_t generation_ = 0;
 };
 
