@@ -188,7 +188,7 @@ def _device_features(names: Sequence[str], arrays: Sequence[Any], stream: int):
 # The common host call (float32 C-contiguous NumPy arrays, an int S) goes
 # straight to the C++ entry point: its argument casting (float32, C order, no
 # conversion) rejects anything else with a TypeError, and it validates sizes
-# and values itself. A rejected call returns None and takes the checked path,
+# and values itself. A call it rejects falls through to the checked path,
 # which converts what it may or raises a clear error (a failing call writes
 # nothing, so trying again is safe). Why: the checked path touches a dozen
 # Python and NumPy functions; when their code is out of the caches (after a
