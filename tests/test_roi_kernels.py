@@ -115,15 +115,19 @@ def test_empty_rois_give_empty_output():
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
 def test_result_does_not_depend_on_thread_count(threads):
+    # Large enough (40 x 25 x 28 x 28 = 784 K values) for the kernel to use up
+    # to 6 threads: below 128 K values per thread it does not wake more.
     rng = np.random.default_rng(3)
-    p1, p2, p3 = make_pyramid(rng, 2, 9, 12, 12)
-    rois = make_rois(rng, 11, 2, 96, 96)
+    p1, p2, p3 = make_pyramid(rng, 2, 25, 12, 12)
+    rois = make_rois(rng, 40, 2, 96, 96)
     ops.set_num_threads(1)
     try:
-        single = ops.roi_fuse(p1, p2, p3, rois, 16)
+        single = ops.roi_fuse(p1, p2, p3, rois, 28)
+        single_crop = ops.roi_crop(p1, rois, 28, 8)
         ops.set_num_threads(threads)
         assert ops.get_num_threads() == threads
-        np.testing.assert_array_equal(ops.roi_fuse(p1, p2, p3, rois, 16), single)
+        np.testing.assert_array_equal(ops.roi_fuse(p1, p2, p3, rois, 28), single)
+        np.testing.assert_array_equal(ops.roi_crop(p1, rois, 28, 8), single_crop)
     finally:
         ops.set_num_threads(0)
 
@@ -135,13 +139,13 @@ def test_concurrent_callers_get_the_same_results():
 
     rng = np.random.default_rng(4)
     cases = []
-    for k in range(6):
+    for k in range(6):  # 300 K+ values each: two threads per call
         p1, p2, p3 = make_pyramid(rng, 2, 17, 12, 12)
-        cases.append((p1, p2, p3, make_rois(rng, 5 + k, 2, 96, 96)))
-    want = [ops.roi_fuse(*c, 16) for c in cases]
+        cases.append((p1, p2, p3, make_rois(rng, 25 + k, 2, 96, 96)))
+    want = [ops.roi_fuse(*c, 28) for c in cases]
     with ThreadPoolExecutor(4) as pool:
         for _ in range(5):
-            got = list(pool.map(lambda c: ops.roi_fuse(*c, 16), cases))
+            got = list(pool.map(lambda c: ops.roi_fuse(*c, 28), cases))
             for g, w in zip(got, want):
                 np.testing.assert_array_equal(g, w)
 
