@@ -197,15 +197,23 @@ def _device_features(names: Sequence[str], arrays: Sequence[Any], stream: int):
 _REJECTED = (TypeError, ValueError, IndexError)
 
 
-def _fast_out(out: Any, rois: Any, channels_from: np.ndarray, s: Any) -> Optional[np.ndarray]:
-    """The output array of a fast-path call, or None when the call is not one."""
+def _host_fast(run: Any, out: Any, rois: Any, like: np.ndarray, s: Any) -> Optional[np.ndarray]:
+    """``run(result)`` on the fast path, returning ``result`` (``out``, or a new
+    (K, C, S, S) array with C from ``like``); None when the call is not one for
+    the fast path or C++ rejected it."""
     if type(rois) is not np.ndarray or type(s) is not int or rois.ndim != 2:
         return None
     if out is None:
-        if channels_from.ndim != 4 or s < 1:
+        if like.ndim != 4 or s < 1:
             return None
-        return np.empty((rois.shape[0], channels_from.shape[1], s, s), np.float32)
-    return out if type(out) is np.ndarray else None
+        out = np.empty((rois.shape[0], like.shape[1], s, s), np.float32)
+    elif type(out) is not np.ndarray:
+        return None
+    try:
+        run(out)
+    except _REJECTED:
+        return None
+    return out
 
 
 # ----------------------------------------------------------------- public ops
@@ -227,13 +235,10 @@ def roi_crop(feature: Any, rois: Any, output_size: int, stride: float, *,
         (K, C, S, S) array of the input's kind.
     """
     if type(feature) is np.ndarray:
-        result = _fast_out(out, rois, feature, output_size)
+        result = _host_fast(lambda o: _C.roi_crop_cpu(feature, rois, output_size, stride, o, _num_threads),
+                            out, rois, feature, output_size)
         if result is not None:
-            try:
-                _C.roi_crop_cpu(feature, rois, output_size, stride, result, _num_threads)
-                return result
-            except _REJECTED:
-                pass
+            return result
     s = _output_size(output_size, 1)
     if is_device_array(feature):
         _require_gpu()
@@ -268,14 +273,11 @@ def roi_fuse(p1: Any, p2: Any, p3: Any, rois: Any, output_size: int = 28,
         (K, M, S, S) array of the input's kind.
     """
     if type(p1) is np.ndarray and type(strides) is tuple and len(strides) == 3:
-        result = _fast_out(out, rois, p1, output_size)
+        result = _host_fast(lambda o: _C.roi_fuse_cpu(p1, p2, p3, rois, output_size, strides[0], strides[1],
+                                                       strides[2], o, _num_threads),
+                            out, rois, p1, output_size)
         if result is not None:
-            try:
-                _C.roi_fuse_cpu(p1, p2, p3, rois, output_size, strides[0], strides[1], strides[2],
-                                result, _num_threads)
-                return result
-            except _REJECTED:
-                pass
+            return result
     s = _output_size(output_size, 4)
     strides = tuple(strides)
     if len(strides) != 3:

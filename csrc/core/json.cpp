@@ -135,27 +135,17 @@ class Parser {
     ++pos_;  // '{'
     std::map<std::string, Value> members;
     skip_space();
-    if (pos_ < s_.size() && s_[pos_] == '}') {
-      ++pos_;
-      return Value::object(std::move(members));
-    }
+    if (consume("}")) return Value::object(std::move(members));
     for (;;) {
       skip_space();
       if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a member name");
       std::string key = string();
       skip_space();
-      if (pos_ >= s_.size() || s_[pos_] != ':') fail("expected ':'");
-      ++pos_;
+      if (!consume(":")) fail("expected ':'");
       members[key] = value(depth + 1);  // a repeated key keeps the last, as Python's json does
       skip_space();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        return Value::object(std::move(members));
-      }
+      if (consume(",")) continue;
+      if (consume("}")) return Value::object(std::move(members));
       fail("expected ',' or '}'");
     }
   }
@@ -164,21 +154,12 @@ class Parser {
     ++pos_;  // '['
     std::vector<Value> items;
     skip_space();
-    if (pos_ < s_.size() && s_[pos_] == ']') {
-      ++pos_;
-      return Value::array(std::move(items));
-    }
+    if (consume("]")) return Value::array(std::move(items));
     for (;;) {
       items.push_back(value(depth + 1));
       skip_space();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        return Value::array(std::move(items));
-      }
+      if (consume(",")) continue;
+      if (consume("]")) return Value::array(std::move(items));
       fail("expected ',' or ']'");
     }
   }
@@ -265,9 +246,8 @@ class Parser {
     } else {
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
     }
-    if (pos_ < s_.size() && s_[pos_] == '.') {
+    if (consume(".")) {
       integral = false;
-      ++pos_;
       if (pos_ >= s_.size() || !(s_[pos_] >= '0' && s_[pos_] <= '9')) fail("bad number");
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
     }
