@@ -18,6 +18,15 @@ interleaved loop (so with caches as disturbed as the kernel's); it is one
 thread: splitting the fill over two Python threads measured slower here.
 The machine's load average is printed: on a shared machine the medians of
 multi-threaded variants suffer most, so compare ratios of the same run.
+
+ONNX Runtime is measured in both of its thread-pool settings and compared at
+the faster one. With intra-op spinning on (its default), its idle workers
+keep spinning after a run and hold a core while whatever runs next works:
+measured here, our K = 36 call took 4.2 ms with a spinning session alive
+(even 20 ms after its last run) against 2.3 ms without. So the interleaved
+loop uses a session with spinning off (as fassst_rt's own backend does), and
+the spinning session is timed afterwards on its own, back to back (its best
+case), and then closed.
 """
 
 import argparse
@@ -38,17 +47,29 @@ from fassst_rt import ops  # noqa: E402
 from fassst_rt.onnx_rff import rff_model  # noqa: E402
 
 
+ORT_QUIET = "onnxruntime, spinning off"
+ORT_SPINNING = "onnxruntime, spinning on"
 SHIPPED_MODEL = str(Path(__file__).resolve().parent.parent / "engines" / "fassst_default.onnx")
 
 
-def ort_session(model_bytes, threads):
+def ort_session(model_bytes, threads, spinning):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def bound_run(session, feeds, out):
+    """session's run with inputs bound once and the output bound to `out` (as ours)."""
+    binding = session.io_binding()
+    for name, value in feeds.items():
+        binding.bind_cpu_input(name, value)
+    binding.bind_output("R", "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+    return lambda: session.run_with_iobinding(binding)
 
 
 def make_case(rng, channels, sizes, num_rois, input_size):
@@ -73,27 +94,23 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     out = np.empty((num_rois, channels, out_size, out_size), np.float32)
     sink = np.empty_like(out)
 
-    session = ort_session(rff_model(channels, out_size, strides), threads)
+    model = rff_model(channels, out_size, strides)
+    session = ort_session(model, threads, spinning=False)
     feeds = {"p1": maps[0], "p2": maps[1], "p3": maps[2], "boxes": np.ascontiguousarray(rois[:, 1:]),
              "batch_indices": rois[:, 0].astype(np.int64)}
-    # Inputs bound once and the output bound to a preallocated array, as ours.
     ort_out = np.empty_like(out)
-    binding = session.io_binding()
-    for name, value in feeds.items():
-        binding.bind_cpu_input(name, value)
-    binding.bind_output("R", "cpu", 0, np.float32, list(ort_out.shape), ort_out.ctypes.data)
 
     ops.set_num_threads(threads)
     variants = {
         "fused (ours)": lambda: ops.roi_fuse(*maps, rois, out_size, strides, out=out),
-        "onnxruntime unfused": lambda: session.run_with_iobinding(binding),
+        ORT_QUIET: bound_run(session, feeds, ort_out),
         "numpy unfused": lambda: roi_fuse_numpy(*maps, rois, out_size, strides),
         "write floor": lambda: sink.fill(1.0),
     }
     # Agreement first: the three implementations must compute the same thing.
     ours = ops.roi_fuse(*maps, rois, out_size, strides)
-    session.run_with_iobinding(binding)
-    errors = {"onnxruntime unfused": float(np.abs(ort_out - ours).max()),
+    variants[ORT_QUIET]()
+    errors = {"onnxruntime": float(np.abs(ort_out - ours).max()),
               "onnxruntime (session.run)": float(np.abs(session.run(None, feeds)[0] - ours).max()),
               "numpy unfused": float(np.abs(roi_fuse_numpy(*maps, rois, out_size, strides) - ours).max())}
     for fn in variants.values():  # warm-up
@@ -104,22 +121,32 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     for _ in range(runs):
         for j in order.permutation(len(names)):
             times[names[j]].append(timed(variants[names[j]]))
+    del session, variants[ORT_QUIET]
+
+    # ONNX Runtime's default (spinning) setting, alone: see the module docstring.
+    spinning = ort_session(model, threads, spinning=True)
+    run_spinning = bound_run(spinning, feeds, ort_out)
+    run_spinning()
+    times[ORT_SPINNING] = [timed(run_spinning) for _ in range(runs)]
+    del spinning, run_spinning
     ops.set_num_threads(0)
 
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     minima = {name: min(t) * 1e3 for name, t in times.items()}
     out_bytes = out.nbytes
     fused_ms = medians["fused (ours)"]
+    ort_best = min((ORT_QUIET, ORT_SPINNING), key=medians.get)
     return {
         "label": label, "channels": channels, "map_sizes": list(sizes), "output_size": out_size, "num_rois": num_rois,
         "threads": threads, "runs": runs, "median_ms": medians, "min_ms": minima,
         "output_bytes": out_bytes,
         "fused_gb_per_s": out_bytes / (fused_ms * 1e-3) / 1e9,
         "write_bandwidth_gb_per_s": out_bytes / (medians["write floor"] * 1e-3) / 1e9,
-        "speedup_vs_onnxruntime": medians["onnxruntime unfused"] / fused_ms,
+        "onnxruntime_compared": ort_best,
+        "speedup_vs_onnxruntime": medians[ort_best] / fused_ms,
         "speedup_vs_numpy": medians["numpy unfused"] / fused_ms,
         "ratio_to_write_floor": fused_ms / medians["write floor"],
-        "speedup_vs_onnxruntime_of_minima": minima["onnxruntime unfused"] / minima["fused (ours)"],
+        "speedup_vs_onnxruntime_of_minima": min(minima[ORT_QUIET], minima[ORT_SPINNING]) / minima["fused (ours)"],
         "ratio_to_write_floor_of_minima": minima["fused (ours)"] / minima["write floor"],
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "max_abs_diff_vs_ours": errors,
@@ -144,13 +171,14 @@ def print_case(r):
     print("\n{label}M={channels} maps={map_sizes} S={output_size} K={num_rois} threads={threads} runs={runs}"
           " (load average {load})".format(load="?" if r["load_average"] is None else "%.1f" % r["load_average"],
                                           **dict(r, label=r["label"] + ": " if r.get("label") else "")))
-    print("  {:<22s} {:>9s}    {:>9s}".format("", "median", "min"))
+    print("  {:<26s} {:>9s}    {:>9s}".format("", "median", "min"))
     for name, ms in r["median_ms"].items():
-        print("  {:<22s} {:9.3f} ms {:9.3f} ms".format(name, ms, r["min_ms"][name]))
+        print("  {:<26s} {:9.3f} ms {:9.3f} ms".format(name, ms, r["min_ms"][name]))
     print("  output {:.1f} MB written at {:.2f} GB/s (buffer write bandwidth {:.2f} GB/s)".format(
         r["output_bytes"] / 1e6, r["fused_gb_per_s"], r["write_bandwidth_gb_per_s"]))
-    print("  fused vs onnxruntime: {:.1f}x faster (target >= 10x: {})".format(
-        r["speedup_vs_onnxruntime"], "met" if r["speedup_vs_onnxruntime"] >= 10 else "NOT met"))
+    print("  fused vs onnxruntime: {:.1f}x faster (target >= 10x: {}; vs its faster setting, {})".format(
+        r["speedup_vs_onnxruntime"], "met" if r["speedup_vs_onnxruntime"] >= 10 else "NOT met",
+        r["onnxruntime_compared"]))
     print("  fused vs numpy:       {:.1f}x faster".format(r["speedup_vs_numpy"]))
     print("  fused / write floor:  {:.2f}x (target <= 3x: {})".format(
         r["ratio_to_write_floor"], "met" if r["ratio_to_write_floor"] <= 3 else "NOT met"))

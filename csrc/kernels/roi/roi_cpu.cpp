@@ -6,9 +6,10 @@
 //    once per call, shared by every channel; the up2 taps likewise;
 //  - blend() is split into its two halves: lerp_x over the map rows a grid
 //    reads, then lerp_y between two of those x-interpolated rows. The
-//    x-interpolated rows are made lazily, two at a time, just before the
-//    first output row that blends them, and the map window is read one row
-//    at a time, so what a row is made from is still in L1;
+//    x-interpolated rows are made lazily, kRowBlock (4) at a time so that
+//    each column tap is loaded once for all of them, just before the first
+//    output row that blends them, and the map window is read one row at a
+//    time, so what a row is made from is still in L1;
 //  - kLanes = 8 channels of one ROI are processed together, the channel
 //    innermost ("lane-interleaved": [y][x][lane]). In a plane, a column tap
 //    means one scalar indexed load per value; with the channel innermost it
@@ -18,7 +19,9 @@
 //  - moving between channel planes (the maps read, the output written) and
 //    the interleaved layout is a transpose, done with 4 x 4 in-register
 //    transposes on x86-64 (SSE2, or AVX2 on [lanes 0-3 | 4-7] halves) and
-//    plain loops elsewhere (data movement only: no arithmetic);
+//    plain loops elsewhere (data movement only: no arithmetic). With AVX2,
+//    roi_fuse's output rows are transposed straight from the registers the
+//    last blend leaves them in, four columns at a time;
 //  - roi_fuse keeps R3, Q and all intermediate rows in per-thread scratch
 //    (L1/L2-resident, kept between calls) and writes each output element
 //    once;
@@ -321,8 +324,8 @@ template <bool kAvx2>
 struct PlaneRows {
   const float* const* planes;
   int width;
-  float* buf;  // two rows of x_count * kLanes floats
-  // Window row r, in buffer row `slot` (0 or 1).
+  float* buf;  // kRowBlock rows of x_count * kLanes floats
+  // Window row r, in buffer row `slot` (< kRowBlock).
   const float* operator()(const Grid& g, int r, int slot) const {
     float* row = buf + static_cast<int64_t>(slot) * g.x_count * kLanes;
     interleave_isa<kAvx2>(planes, static_cast<int64_t>(g.y_first + r) * width + g.x_first, g.x_count, row);
@@ -360,38 +363,44 @@ inline void lerp_x_lanes(AxisTap t, const float* in, int y, float* __restrict o)
   for (int v = 0; v < kLanes; ++v) o[v] = lerp_x(t, LanePairAt{lo + v, hi + v}, y);
 }
 
+// Window rows x_interpolate handles together: each column tap (two offsets,
+// two weights) is loaded once for all of them.
+constexpr int kRowBlock = 4;
+
+// x_interpolate for the `rows` (<= kRowBlock) window rows from r: row 1 + r
+// + q of `h` holds lerp_x(cols[j]) of window row r + q where cols[j] is
+// valid and 0 elsewhere, as [j][lane].
+template <int rows, typename Rows>
+inline void x_interpolate_block(const Grid& g, const Rows& src, int r, float* __restrict h) {
+  const int64_t row_floats = static_cast<int64_t>(g.n) * kLanes;
+  const float* in[rows];
+  float* out[rows];
+  for (int q = 0; q < rows; ++q) {
+    in[q] = src(g, r + q, q);
+    out[q] = h + (1 + r + q) * row_floats;
+    std::fill(out[q], out[q] + g.col_begin * kLanes, 0.0f);
+  }
+  for (int j = g.col_begin; j < g.col_end; ++j) {
+    const AxisTap t = g.cols[j];
+    for (int q = 0; q < rows; ++q) lerp_x_lanes(t, in[q], g.y_first + r + q, out[q] + j * kLanes);
+  }
+  for (int q = 0; q < rows; ++q) std::fill(out[q] + g.col_end * kLanes, out[q] + row_floats, 0.0f);
+}
+
 // The x half of every blend of the grid, for all lanes, for window rows
 // [r_begin, r_end): row 1 + r of `h` holds, for map row y_first + r,
 // lerp_x(cols[j]) where cols[j] is valid and 0 elsewhere, as [j][lane]. Row 0
 // is the zero row; it is never written (the caller zero-initialises it).
-// Rows go in pairs, each column tap loaded once for both.
 template <typename Rows>
 inline void x_interpolate(const Grid& g, const Rows& src, int r_begin, int r_end,
                           float* __restrict h) {
-  const int64_t row_floats = static_cast<int64_t>(g.n) * kLanes;
   int r = r_begin;
-  for (; r + 2 <= r_end; r += 2) {
-    float* __restrict out0 = h + (1 + r) * row_floats;
-    float* __restrict out1 = out0 + row_floats;
-    const float* in0 = src(g, r, 0);
-    const float* in1 = src(g, r + 1, 1);
-    std::fill(out0, out0 + g.col_begin * kLanes, 0.0f);
-    std::fill(out1, out1 + g.col_begin * kLanes, 0.0f);
-    for (int j = g.col_begin; j < g.col_end; ++j) {
-      const AxisTap t = g.cols[j];
-      lerp_x_lanes(t, in0, g.y_first + r, out0 + j * kLanes);
-      lerp_x_lanes(t, in1, g.y_first + r + 1, out1 + j * kLanes);
-    }
-    std::fill(out0 + g.col_end * kLanes, out0 + row_floats, 0.0f);
-    std::fill(out1 + g.col_end * kLanes, out1 + row_floats, 0.0f);
-  }
-  if (r < r_end) {
-    float* __restrict out = h + (1 + r) * row_floats;
-    const float* in = src(g, r, 0);
-    std::fill(out, out + g.col_begin * kLanes, 0.0f);
-    for (int j = g.col_begin; j < g.col_end; ++j)
-      lerp_x_lanes(g.cols[j], in, g.y_first + r, out + j * kLanes);
-    std::fill(out + g.col_end * kLanes, out + row_floats, 0.0f);
+  for (; r + kRowBlock <= r_end; r += kRowBlock) x_interpolate_block<kRowBlock>(g, src, r, h);
+  switch (r_end - r) {
+    case 3: return x_interpolate_block<3>(g, src, r, h);
+    case 2: return x_interpolate_block<2>(g, src, r, h);
+    case 1: return x_interpolate_block<1>(g, src, r, h);
+    default: return;
   }
 }
 
@@ -411,7 +420,7 @@ struct XRows {
   void need(int i) {
     int upto = g.rows_needed[i];
     if (upto > done) {
-      upto = std::min(std::max(upto, done + 2), g.y_count);  // whole pairs where possible
+      upto = std::min(std::max(upto, done + kRowBlock), g.y_count);  // whole blocks where possible
       x_interpolate(g, src, done, upto, h);
       done = upto;
     }
@@ -434,21 +443,75 @@ inline void blend_row(const Grid& g, int i, const float* h, float* __restrict ou
   for (int e = 0; e < count; ++e) out[e] = lerp_y(t, lo[e], hi[e]);
 }
 
-// blend(g, i) + blend(up, i): a row of Q, or, with `apply_relu`, of R.
+// blend(g, i) + blend(up, i), row i of Q, or, with `apply_relu`, of R, for
+// the interleaved elements [begin, end) of the row (column j, lane v is
+// element j * kLanes + v).
+template <bool apply_relu>
+struct BlendSumRow {
+  AxisTap t, u;
+  const float* g_lo;
+  const float* g_hi;
+  const float* u_lo;
+  const float* u_hi;
+
+  BlendSumRow(const Grid& g, const float* hg, const Grid& up, const float* hu, int i)
+      : t(g.rows[i]), u(up.rows[i]), g_lo(hg + g.lo_off[i]), g_hi(hg + g.hi_off[i]),
+        u_lo(hu + up.lo_off[i]), u_hi(hu + up.hi_off[i]) {}
+
+  void operator()(int64_t begin, int64_t end, float* __restrict out) const {
+    const AxisTap ty = t, uy = u;  // copies: the stores cannot change them
+    const float* __restrict a_lo = g_lo + begin;
+    const float* __restrict a_hi = g_hi + begin;
+    const float* __restrict b_lo = u_lo + begin;
+    const float* __restrict b_hi = u_hi + begin;
+    const int64_t count = end - begin;
+    for (int64_t e = 0; e < count; ++e) {
+      const float sum = lerp_y(ty, a_lo[e], a_hi[e]) + lerp_y(uy, b_lo[e], b_hi[e]);
+      out[e] = apply_relu ? relu(sum) : sum;
+    }
+  }
+};
+
 template <bool apply_relu>
 inline void blend_sum_row(const Grid& g, const float* hg, const Grid& up, const float* hu, int i,
                           float* __restrict out) {
-  const AxisTap t = g.rows[i];
-  const AxisTap u = up.rows[i];
-  const float* __restrict g_lo = hg + g.lo_off[i];
-  const float* __restrict g_hi = hg + g.hi_off[i];
-  const float* __restrict u_lo = hu + up.lo_off[i];
-  const float* __restrict u_hi = hu + up.hi_off[i];
-  const int count = g.n * kLanes;
-  for (int e = 0; e < count; ++e) {
-    const float sum = lerp_y(t, g_lo[e], g_hi[e]) + lerp_y(u, u_lo[e], u_hi[e]);
-    out[e] = apply_relu ? relu(sum) : sum;
+  BlendSumRow<apply_relu>(g, hg, up, hu, i)(0, static_cast<int64_t>(g.n) * kLanes, out);
+}
+
+#if FASSST_ROI_AVX2
+// A row of R (n columns, n a multiple of 4, all kLanes lanes stored) from
+// the blend straight into the output planes: four columns at a time are
+// blended into a 32-float block and transposed in registers, so the row
+// does not go through scratch and back.
+__attribute__((target("avx2"))) inline void write_relu_row_avx2(const BlendSumRow<true>& row,
+                                                                 int n, float* dst,
+                                                                 int64_t plane_stride) {
+  for (int j = 0; j < n; j += 4) {
+    alignas(32) float block[4 * kLanes];
+    row(static_cast<int64_t>(j) * kLanes, static_cast<int64_t>(j + 4) * kLanes, block);
+    __m256 r[4];
+    for (int q = 0; q < 4; ++q) r[q] = _mm256_load_ps(block + q * kLanes);
+    transpose4_in_lanes(r[0], r[1], r[2], r[3]);
+    for (int v = 0; v < 4; ++v) {
+      _mm_storeu_ps(dst + v * plane_stride + j, _mm256_castps256_ps128(r[v]));
+      _mm_storeu_ps(dst + (v + 4) * plane_stride + j, _mm256_extractf128_ps(r[v], 1));
+    }
   }
+}
+#endif
+
+// Row i of R = relu(blend(g, i) + blend(up, i)) into the first `lanes`
+// output planes at dst (plane_stride apart); `row` is scratch for n * kLanes
+// floats.
+template <bool kAvx2>
+inline void write_relu_row(const Grid& g, const float* hg, const Grid& up, const float* hu, int i,
+                           int lanes, float* row, float* dst, int64_t plane_stride) {
+#if FASSST_ROI_AVX2
+  if (kAvx2 && lanes == kLanes && g.n % 4 == 0)
+    return write_relu_row_avx2(BlendSumRow<true>(g, hg, up, hu, i), g.n, dst, plane_stride);
+#endif
+  blend_sum_row<true>(g, hg, up, hu, i, row);
+  deinterleave_isa<kAvx2>(row, g.n, lanes, dst, plane_stride);
 }
 
 // The channels of one lane group: c0 .. c0 + lanes - 1. Lanes past the last
@@ -671,8 +734,8 @@ inline void fuse_task(const FuseJob& c, int64_t task, FuseScratch& sc) {
   for (int i = 0; i < s1; ++i) {
     h1.need(i);
     h_q.need(i);
-    blend_sum_row<true>(g1, sc.h1.data(), *c.up1, sc.h_q.data(), i, sc.row.data());
-    deinterleave_isa<kAvx2>(sc.row.data(), s1, lg.lanes, dst + i * s1, out_plane);
+    write_relu_row<kAvx2>(g1, sc.h1.data(), *c.up1, sc.h_q.data(), i, lg.lanes, sc.row.data(),
+                          dst + i * s1, out_plane);
   }
 }
 
@@ -704,7 +767,7 @@ void roi_crop_cpu_impl(const float* feature, const CropParams& params, const flo
   // interleaved output row.
   const auto make_scratch = [&]() -> CropScratch& {
     CropScratch& sc = thread_scratch<CropScratch>();
-    fit(sc.win, 2 * grids.max_window_row);
+    fit(sc.win, kRowBlock * grids.max_window_row);
     fit(sc.h, std::max(grids.max_x_rows, static_cast<size_t>(s) * kLanes));
     fit(sc.row, static_cast<size_t>(s) * kLanes);
     zero_row(sc.h, s);
@@ -747,7 +810,7 @@ void roi_fuse_cpu_impl(const float* p1, const float* p2, const float* p3,
   const auto make_scratch = [&]() -> FuseScratch& {
     FuseScratch& sc = thread_scratch<FuseScratch>();
     const auto row = [](int n) { return static_cast<size_t>(n) * kLanes; };
-    fit(sc.win, 2 * std::max({roi1.max_window_row, roi2.max_window_row, roi3.max_window_row}));
+    fit(sc.win, kRowBlock * std::max({roi1.max_window_row, roi2.max_window_row, roi3.max_window_row}));
     fit(sc.h1, std::max(roi1.max_x_rows, row(s1)));
     fit(sc.h2, std::max(roi2.max_x_rows, row(s2)));
     fit(sc.h3, std::max(roi3.max_x_rows, row(s3)));
