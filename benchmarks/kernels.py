@@ -88,6 +88,19 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
+def interleaved(variants, runs, order):
+    """{name: [seconds] * runs}: every variant once per run, in an order drawn
+    from `order` for each run (after one warm-up call each)."""
+    for fn in variants.values():
+        fn()
+    names = list(variants)
+    times = {name: [] for name in names}
+    for _ in range(runs):
+        for j in order.permutation(len(names)):
+            times[names[j]].append(timed(variants[names[j]]))
+    return times
+
+
 def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0, label=""):
     rng = np.random.default_rng(seed)
     input_size = sizes[0] * strides[0]
@@ -114,14 +127,8 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     errors = {"onnxruntime": float(np.abs(ort_out - ours).max()),
               "onnxruntime (session.run)": float(np.abs(session.run(None, feeds)[0] - ours).max()),
               "numpy unfused": float(np.abs(roi_fuse_numpy(*maps, rois, out_size, strides) - ours).max())}
-    for fn in variants.values():  # warm-up
-        fn()
-    times = {name: [] for name in variants}
-    names = list(variants)
     order = np.random.default_rng(seed + 1)
-    for _ in range(runs):
-        for j in order.permutation(len(names)):
-            times[names[j]].append(timed(variants[names[j]]))
+    times = interleaved(variants, runs, order)
     del session, variants[ORT_QUIET]
 
     # ONNX Runtime's default (spinning) setting, without our kernel: see the
@@ -132,13 +139,8 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
     variants[ORT_SPINNING] = bound_run(spinning, feeds, ort_out)
     del variants["fused (ours)"]
     variants[ORT_SPINNING]()
-    times[ORT_SPINNING] = []
-    names = list(variants)
-    for _ in range(runs):
-        for j in order.permutation(len(names)):
-            elapsed = timed(variants[names[j]])
-            if names[j] == ORT_SPINNING:
-                times[ORT_SPINNING].append(elapsed)
+    errors["onnxruntime, spinning on"] = float(np.abs(ort_out - ours).max())
+    times[ORT_SPINNING] = interleaved(variants, runs, order)[ORT_SPINNING]
     del spinning, variants
     ops.set_num_threads(0)
 
