@@ -12,7 +12,7 @@ py="${PYTHON:-.venv/bin/python}"
 wheels=build/portable-wheel
 pkg=build/portable-pkg
 rm -rf "$wheels" "$pkg"
-"$py" -m pip wheel --quiet --no-build-isolation --no-deps -w "$wheels" \
+"$py" -m pip wheel --quiet --no-deps -w "$wheels" \
   -Ccmake.define.FASSST_WITH_CUDA=OFF -Ccmake.define.CMAKE_CXX_FLAGS=-DFASSST_ROI_PORTABLE \
   -Cbuild-dir=build/portable-build .
 "$py" -m zipfile -e "$wheels"/fassst_rt-*.whl "$pkg"
