@@ -318,8 +318,8 @@ inline void deinterleave_isa(const float* __restrict src, int n, int lanes, floa
 
 // Where x_interpolate reads the map rows of a grid's window, interleaved
 // ([x - x_first][lane]): built one row at a time from kLanes channel planes
-// (each `width` wide) into a one-row buffer, so the window never exists
-// whole ...
+// (each `width` wide) into a buffer of kRowBlock rows, so the window never
+// exists whole ...
 template <bool kAvx2>
 struct PlaneRows {
   const float* const* planes;
