@@ -185,6 +185,7 @@ class TrainConfig:
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
     assign_rule: str = "nearest_free"  #: "nearest_free" or "larger" (targets.py)
+    centre_radius: float = 0.0     #: > 0: centre-region positive cells (targets.py); 0 = paper
     mask_dice: str = "symmetric"   #: "symmetric" (instance + background) or "foreground"
     max_mask_instances: int = 64   #: per batch, instances the tail is trained on
     mask_box_jitter: float = 0.05  #: GT box jitter (fraction of size) for the mask branch
@@ -218,7 +219,8 @@ class TrainConfig:
             _check(_is_int(v) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
         _check(self.epochs > 0 or self.iterations > 0, "set epochs or iterations > 0")
         for name in ("lr", "momentum", "weight_decay", "min_lr_ratio", "grad_clip",
-                     "focal_alpha", "focal_gamma", "mask_box_jitter", "class_balance"):
+                     "focal_alpha", "focal_gamma", "mask_box_jitter", "class_balance",
+                     "centre_radius"):
             v = getattr(self, name)
             _check(_is_num(v) and v >= 0, f"{name} must be a number >= 0, got {v!r}")
         _check(self.lr > 0, "lr must be > 0")

@@ -130,10 +130,12 @@ class FassstLoss:
     def __init__(self, weights: Sequence[float] = (5.75, 3.0, 1.25), focal_alpha: float = 0.25,
                  focal_gamma: float = 2.0, assign_rule: str = "nearest_free",
                  max_mask_instances: int = 64, mask_box_jitter: float = 0.0,
-                 l1_weight: float = 1.0, mask_dice: str = "symmetric"):
+                 l1_weight: float = 1.0, mask_dice: str = "symmetric",
+                 centre_radius: float = 0.0):
         self.w_mask, self.w_loc, self.w_cls = (float(w) for w in weights)
         self.alpha, self.gamma = float(focal_alpha), float(focal_gamma)
         self.rule = assign_rule
+        self.centre_radius = float(centre_radius)
         self.max_mask_instances = int(max_mask_instances)
         self.jitter = float(mask_box_jitter)
         self.l1_weight = float(l1_weight)
@@ -173,7 +175,7 @@ class FassstLoss:
         device = p1.device
         height, width = (int(v) for v in outputs["image_size"])
         grid: GridTargets = build_targets(targets, cfg.S, height, width, cfg.num_classes,
-                                          self.rule, device)
+                                          self.rule, device, self.centre_radius)
         num_pos = grid.num_positive
         norm = max(1.0, float(num_pos))
         logits = outputs["cls_logits"]

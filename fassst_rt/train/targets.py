@@ -20,6 +20,15 @@ when several centres share a cell a rule decides:
 Dropped instances get no detection target (they still train the mask tail:
 losses.py uses every ground-truth instance for L_mask). ``assign_cells``
 returns how many were dropped; the trainer logs the running total.
+
+Optionally (``centre_radius`` r > 0, off by default, not in the paper) an
+instance also owns the cells left free whose centre lies inside its box and
+within r cells of its box centre on each axis (``centre_region_cells``), in the
+manner of FCOS's centre sampling. With one positive cell per instance, an
+object spanning several cells (a 90 px rod over three 32 px cells) trains its
+neighbour cells, whose features look alike, as negatives; its scores then
+spread, middling, over the cells. Round objects smaller than a cell gain no
+extra cell: a neighbour's centre is a whole cell from the home cell's.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ import torch
 
 from .network import encode_boxes
 
-__all__ = ["Assignment", "assign_cells", "GridTargets", "build_targets", "RULES"]
+__all__ = ["Assignment", "assign_cells", "centre_region_cells", "GridTargets", "build_targets",
+           "RULES"]
 
 RULES = ("nearest_free", "larger")
 
@@ -101,6 +111,36 @@ def assign_cells(boxes: torch.Tensor, S: int, height: int, width: int,
     return Assignment(cells, dropped, moved)
 
 
+def centre_region_cells(boxes: torch.Tensor, taken: torch.Tensor, S: int, height: int,
+                        width: int, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Extra positive cells of the centre regions (module docstring): returns
+    (instance indices (E,), cells (E,)). ``taken`` (S*S,) bool marks the cells
+    already assigned; they stay with their instance. A free cell inside the
+    regions of several instances goes to the one whose box centre is nearest
+    (squared distance in cell units; ties: lower instance index)."""
+    boxes = torch.as_tensor(boxes).detach().cpu().reshape(-1, 4).double()
+    empty = torch.zeros(0, dtype=torch.long)
+    if radius <= 0 or boxes.shape[0] == 0:
+        return empty, empty
+    cw, ch = width / S, height / S
+    centre = (torch.arange(S, dtype=torch.float64) + 0.5)
+    cell_x = centre.repeat(S) * cw               # cell c = row * S + col
+    cell_y = centre.repeat_interleave(S) * ch
+    bx = (boxes[:, 0] + boxes[:, 2]) * 0.5
+    by = (boxes[:, 1] + boxes[:, 3]) * 0.5
+    dx = (cell_x[None, :] - bx[:, None]) / cw    # (N, S*S), cell units
+    dy = (cell_y[None, :] - by[:, None]) / ch
+    inside = ((cell_x[None, :] >= boxes[:, 0:1]) & (cell_x[None, :] <= boxes[:, 2:3])
+              & (cell_y[None, :] >= boxes[:, 1:2]) & (cell_y[None, :] <= boxes[:, 3:4]))
+    near = (dx.abs() <= radius) & (dy.abs() <= radius)
+    ok = inside & near & ~torch.as_tensor(taken, dtype=torch.bool)[None, :]
+    d2 = torch.where(ok, (dx * dx + dy * dy).round(decimals=9),
+                     torch.full_like(dx, float("inf")))
+    best_d2, best = d2.min(0)                    # min returns the first (lowest) index on ties
+    cells = torch.nonzero(torch.isfinite(best_d2)).flatten()
+    return best[cells], cells
+
+
 @dataclass
 class GridTargets:
     """Per-cell targets of a batch (B images, n = S*S cells, C classes)."""
@@ -113,6 +153,7 @@ class GridTargets:
     num_instances: int
     num_dropped: int
     num_moved: int
+    num_extra: int = 0         #: centre-region cells beyond one per instance
 
     @property
     def num_positive(self) -> int:
@@ -120,17 +161,17 @@ class GridTargets:
 
 
 def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_classes: int,
-                  rule: str = "nearest_free", device: torch.device | str | None = None
-                  ) -> GridTargets:
+                  rule: str = "nearest_free", device: torch.device | str | None = None,
+                  centre_radius: float = 0.0) -> GridTargets:
     """Grid targets of a batch from the loader's target dicts (``boxes`` (N, 4),
-    ``labels`` (N,))."""
+    ``labels`` (N,)); ``centre_radius`` > 0 adds the centre-region cells."""
     b, n = len(targets), S * S
     positive = torch.zeros(b, n, dtype=torch.bool)
     classes = torch.zeros(b, n, num_classes)
     params = torch.zeros(b, n, 4)
     boxes_t = torch.zeros(b, n, 4)
     gt_index = torch.full((b, n), -1, dtype=torch.long)
-    total = dropped = moved = 0
+    total = dropped = moved = extra = 0
     for i, t in enumerate(targets):
         boxes = torch.as_tensor(t["boxes"], dtype=torch.float32).reshape(-1, 4).cpu()
         labels = torch.as_tensor(t["labels"], dtype=torch.long).reshape(-1).cpu()
@@ -143,9 +184,15 @@ def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_
         dropped += a.num_dropped
         moved += a.num_moved
         keep = torch.nonzero(a.cells >= 0).flatten()
+        cells = a.cells[keep]
+        if centre_radius > 0:
+            taken = torch.zeros(n, dtype=torch.bool)
+            taken[cells] = True
+            more, more_cells = centre_region_cells(boxes, taken, S, height, width, centre_radius)
+            keep, cells = torch.cat([keep, more]), torch.cat([cells, more_cells])
+            extra += int(more.numel())
         if keep.numel() == 0:
             continue
-        cells = a.cells[keep]
         positive[i, cells] = True
         classes[i, cells, labels[keep]] = 1.0
         params[i, cells] = encode_boxes(boxes[keep], cells, S, height, width)
@@ -154,4 +201,5 @@ def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_
     if device is not None:
         positive, classes, params, boxes_t, gt_index = (
             x.to(device) for x in (positive, classes, params, boxes_t, gt_index))
-    return GridTargets(positive, classes, params, boxes_t, gt_index, total, dropped, moved)
+    return GridTargets(positive, classes, params, boxes_t, gt_index, total, dropped, moved,
+                       extra)

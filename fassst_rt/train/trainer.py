@@ -249,7 +249,7 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
     criterion = FassstLoss(
         (config.loss_weights.mask, config.loss_weights.loc, config.loss_weights.cls),
         config.focal_alpha, config.focal_gamma, config.assign_rule, config.max_mask_instances,
-        config.mask_box_jitter, mask_dice=config.mask_dice)
+        config.mask_box_jitter, mask_dice=config.mask_dice, centre_radius=config.centre_radius)
 
     batch = min(config.batch_size, len(dataset))
     if len(dataset) == 0:
@@ -380,7 +380,7 @@ _TRAIN_OPTIONS = ("out_dir", "train_ann", "train_images", "val_ann", "val_images
                   "backbone_weights", "synthetic_images", "synthetic_val_images", "epochs",
                   "iterations", "batch_size", "lr", "optimizer", "weight_decay", "num_workers",
                   "device", "threads", "seed", "log_every", "checkpoint_every", "assign_rule",
-                  "class_balance")
+                  "class_balance", "centre_radius")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -413,6 +413,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", choices=("sgd", "adamw"))
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--assign-rule", choices=("nearest_free", "larger"))
+    g.add_argument("--centre-radius", type=float, metavar="R",
+                   help="also make positive the free cells whose centre is inside an instance's "
+                   "box and within R cells of its centre (0 = the paper's one cell, default)")
     g = parser.add_argument_group("model")
     g.add_argument("--input-size", type=int)
     g.add_argument("--width-mult", type=float)

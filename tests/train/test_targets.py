@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fassst_rt.train.network import decode_boxes  # noqa: E402
-from fassst_rt.train.targets import assign_cells, build_targets  # noqa: E402
+from fassst_rt.train.targets import assign_cells, build_targets, centre_region_cells  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -110,3 +110,57 @@ def test_build_targets():
                                                              math.log(0.1)]), atol=1e-6)
     with pytest.raises(ValueError):
         build_targets([{"boxes": torch.zeros(1, 4), "labels": torch.tensor([3])}], 4, 400, 400, 3)
+
+
+# --------------------------------------------------------- centre regions
+
+
+def extra_cells(boxes, radius, taken=(), S=4, size=400):
+    mask = torch.zeros(S * S, dtype=torch.bool)
+    mask[list(taken)] = True
+    inst, cells = centre_region_cells(torch.tensor(boxes, dtype=torch.float32), mask, S, size,
+                                      size, radius)
+    return sorted(zip(inst.tolist(), cells.tolist()), key=lambda p: p[1])
+
+
+def test_centre_region_of_a_rod_spans_the_cells_along_it():
+    rod = box(150, 200, 40, 290)   # col 1, rows 0..3 hold centres y = 50..350; box y 55..345
+    # home cell 9 (centre y 200 lies in row 2); cell centres at y 150 and 250 are inside the box
+    # and 0.5 cells from its centre; y = 50 and 350 lie outside the box
+    assert extra_cells([rod], 1.5, taken=[9]) == [(0, 5)]
+    assert extra_cells([rod], 1.5) == [(0, 5), (0, 9)]
+    assert extra_cells([rod], 0.4) == []           # 0.5 cells away is beyond the radius
+
+
+def test_a_small_round_object_gains_no_cell():
+    # 60 px nucleus centred on a cell corner: no cell centre lies inside its box
+    assert extra_cells([box(200, 200, 60, 60)], 1.5) == []
+    # but one covering a cell centre gets that cell (if free)
+    assert extra_cells([box(240, 240, 60, 60)], 1.5) == [(0, 10)]
+    assert extra_cells([box(240, 240, 60, 60)], 1.5, taken=[10]) == []
+    assert extra_cells([box(240, 240, 60, 60)], 0.0) == []
+
+
+def test_a_cell_in_two_regions_goes_to_the_nearer_centre_then_the_lower_index():
+    # cell 6 has its centre at (250, 150)
+    a = box(230, 150, 200, 100)    # centre 0.2 cells from cell 6
+    b = box(290, 150, 200, 100)    # 0.4 cells
+    assert (0, 6) in extra_cells([a, b], 1.5) and (1, 6) not in extra_cells([a, b], 1.5)
+    assert (1, 6) in extra_cells([b, a], 1.5)
+    twin = box(250, 190, 100, 100)  # both 0.4 cells from cell 6: the lower index wins
+    assert [p for p in extra_cells([twin, twin], 1.5) if p[1] == 6] == [(0, 6)]
+
+
+def test_build_targets_with_centre_regions():
+    rod = box(150, 200, 40, 290)
+    targets = [{"boxes": torch.tensor([rod]), "labels": torch.tensor([1])}]
+    plain = build_targets(targets, 4, 400, 400, num_classes=2)
+    assert plain.num_positive == 1 and plain.num_extra == 0
+    g = build_targets(targets, 4, 400, 400, num_classes=2, centre_radius=1.5)
+    assert g.positive[0].nonzero().flatten().tolist() == [5, 9] and g.num_extra == 1
+    assert g.gt_index[0, 5] == 0 and g.classes[0, 5].tolist() == [0, 1]
+    # the extra cell regresses the same box, from its own centre (0.5 cells up)
+    dec = decode_boxes(g.box_params[:1], 4, 400, 400)[0]
+    assert torch.allclose(dec[5], targets[0]["boxes"][0], atol=1e-3)
+    assert abs(float(g.box_params[0, 5, 1]) - 0.5) < 1e-6
+    assert torch.equal(g.boxes[0, 5], g.boxes[0, 9])
