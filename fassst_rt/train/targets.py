@@ -153,11 +153,15 @@ class GridTargets:
     num_instances: int
     num_dropped: int
     num_moved: int
-    num_extra: int = 0         #: centre-region cells beyond one per instance
 
     @property
     def num_positive(self) -> int:
         return int(self.positive.sum())
+
+    @property
+    def num_extra(self) -> int:
+        """Centre-region cells: the positives beyond the one cell of each assigned instance."""
+        return self.num_positive - (self.num_instances - self.num_dropped)
 
 
 def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_classes: int,
@@ -171,7 +175,7 @@ def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_
     params = torch.zeros(b, n, 4)
     boxes_t = torch.zeros(b, n, 4)
     gt_index = torch.full((b, n), -1, dtype=torch.long)
-    total = dropped = moved = extra = 0
+    total = dropped = moved = 0
     for i, t in enumerate(targets):
         boxes = torch.as_tensor(t["boxes"], dtype=torch.float32).reshape(-1, 4).cpu()
         labels = torch.as_tensor(t["labels"], dtype=torch.long).reshape(-1).cpu()
@@ -190,7 +194,6 @@ def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_
             taken[cells] = True
             more, more_cells = centre_region_cells(boxes, taken, S, height, width, centre_radius)
             keep, cells = torch.cat([keep, more]), torch.cat([cells, more_cells])
-            extra += int(more.numel())
         if keep.numel() == 0:
             continue
         positive[i, cells] = True
@@ -201,5 +204,4 @@ def build_targets(targets: Sequence[dict], S: int, height: int, width: int, num_
     if device is not None:
         positive, classes, params, boxes_t, gt_index = (
             x.to(device) for x in (positive, classes, params, boxes_t, gt_index))
-    return GridTargets(positive, classes, params, boxes_t, gt_index, total, dropped, moved,
-                       extra)
+    return GridTargets(positive, classes, params, boxes_t, gt_index, total, dropped, moved)
