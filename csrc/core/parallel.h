@@ -133,6 +133,7 @@ class ThreadPool {
     lock.unlock();
     spin_until_zero(unfinished_);
     lock.lock();
+    if (unfinished_.load(std::memory_order_acquire) != 0) release_workers();
     done_.wait(lock, [this] {
       return std::all_of(state_.begin(), state_.end(), [](int s) { return s == kDone; });
     });
@@ -151,27 +152,39 @@ class ThreadPool {
 #endif
   }
 
-  // Wakes the workers on CPUs other than the caller's: a worker that slept
+  // Keeps the workers on CPUs other than the caller's: a worker that slept
   // for a while is otherwise often woken onto the waking CPU, where it
   // competes with the caller while the other CPU idles (measured on 2 cores:
   // K = 8 roi_fuse calls after a 20 ms pause took 1.3 ms instead of 0.8).
-  // Each worker lets go of the restriction as soon as it runs (release_cpu),
-  // so that, preempted there, it can still move to the caller's CPU once
-  // the caller waits for it. Errors (restricted CPU sets) change nothing.
+  // The restriction stays between calls and is set again only when the
+  // caller has moved to another CPU or has released it (release_workers):
+  // on an idle virtual CPU each pthread_setaffinity_np takes 5-15
+  // microseconds, and the worker's own call to drop it (done until session
+  // 6) delayed its start by as much. Errors (restricted CPU sets) change
+  // nothing.
   void keep_workers_off_caller() {
 #if FASSST_KEEP_WORKERS_OFF_CALLER
     const int cpu = sched_getcpu();
     if (cpu < 0 || handles_.empty()) return;
+    if (cpu == pinned_off_ && handles_.size() == pinned_workers_) return;
     cpu_set_t others = cpus_;
     CPU_CLR(cpu, &others);
     if (CPU_COUNT(&others) == 0) return;
     for (pthread_t h : handles_) pthread_setaffinity_np(h, sizeof others, &others);
+    pinned_off_ = cpu;
+    pinned_workers_ = handles_.size();
 #endif
   }
 
-  void release_cpu() {
+  // Lets the workers run on any CPU again. Called when the caller, done with
+  // its share, still has to wait for a worker: that worker may have been
+  // preempted on a busy CPU, and can now move to the caller's, which is
+  // about to idle.
+  void release_workers() {
 #if FASSST_KEEP_WORKERS_OFF_CALLER
-    if (CPU_COUNT(&cpus_) > 0) pthread_setaffinity_np(pthread_self(), sizeof cpus_, &cpus_);
+    if (pinned_off_ < 0 || CPU_COUNT(&cpus_) == 0) return;
+    for (pthread_t h : handles_) pthread_setaffinity_np(h, sizeof cpus_, &cpus_);
+    pinned_off_ = -1;
 #endif
   }
 
@@ -188,7 +201,6 @@ class ThreadPool {
       state_[index] = kRunning;
       const std::function<void(int)>* fn = fn_;
       lock.unlock();
-      release_cpu();
       (*fn)(index);  // callers pass bodies that catch their own exceptions
       lock.lock();
       state_[index] = kDone;
@@ -208,6 +220,8 @@ class ThreadPool {
 #if FASSST_KEEP_WORKERS_OFF_CALLER
   std::vector<pthread_t> handles_;  // of the workers that have started
   cpu_set_t cpus_;  // the CPUs the process may use, read once (constructor)
+  int pinned_off_ = -1;  // the CPU the workers are kept off, -1 for none
+  size_t pinned_workers_ = 0;  // how many of handles_ were pinned
 #endif
   uint64_t generation_ = 0;
 };
