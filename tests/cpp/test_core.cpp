@@ -3,6 +3,7 @@
 // the JSON reader and metadata validation, sha256, the ROI kernels, the
 // thread pool.
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -298,5 +299,55 @@ TEST_CASE(parallel_for_rethrows_a_chunk_exception_and_stays_usable) {
                "chunk failed");
   CHECK(visits(8, 2) == std::vector<int>(8, 1));
 }
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <sched.h>
+
+// What a 2-way parallel_for saw: the caller's CPU (at the start of its
+// chunk), and the worker's CPU set at the start and at the end of its chunk.
+// The caller's chunk sleeps long enough for the worker to take its own; the
+// worker's sleeps `worker_ms`.
+struct PoolView {
+  int caller_cpu = -1;
+  cpu_set_t worker_start{}, worker_end{};
+};
+
+PoolView pool_view(int worker_ms) {
+  PoolView v;
+  parallel_for(2, 2, 1, [&](int64_t begin, int64_t) {
+    if (begin == 0) {
+      v.caller_cpu = sched_getcpu();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } else {
+      sched_getaffinity(0, sizeof v.worker_start, &v.worker_start);
+      std::this_thread::sleep_for(std::chrono::milliseconds(worker_ms));
+      sched_getaffinity(0, sizeof v.worker_end, &v.worker_end);
+    }
+  });
+  return v;
+}
+
+TEST_CASE(parallel_for_keeps_workers_off_the_callers_cpu_until_it_waits_for_them) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
+  pool_view(0);  // makes sure the worker exists: it is pinned from its next call on
+  // The worker starts pinned off the caller's CPU and stays pinned through a
+  // call in which the caller did not have to wait for it ...
+  for (int round = 0; round < 2; ++round) {
+    const PoolView quick = pool_view(0);
+    CHECK(!CPU_ISSET(quick.caller_cpu, &quick.worker_start));
+    CHECK_EQ(CPU_COUNT(&quick.worker_start), CPU_COUNT(&allowed) - 1);
+  }
+  // ... but the caller, done long before the worker (20 ms against 60),
+  // releases it to every CPU while it waits ...
+  const PoolView slow = pool_view(60);
+  CHECK(!CPU_ISSET(slow.caller_cpu, &slow.worker_start));
+  CHECK(CPU_EQUAL(&slow.worker_end, &allowed));
+  // ... and pins it again on the next call.
+  const PoolView again = pool_view(0);
+  CHECK(!CPU_ISSET(again.caller_cpu, &again.worker_start));
+}
+#endif
 
 CHECK_MAIN()
