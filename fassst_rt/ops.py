@@ -194,9 +194,9 @@ def _device_features(names: Sequence[str], arrays: Sequence[Any], stream: int):
 # Python and NumPy functions; when their code is out of the caches (after a
 # frame engine ran, as in every frame) that costs ~0.1 ms, a tenth of a K = 8
 # roi_fuse on 2 cores (docs/kernels.md). The fast path is written out in each
-# op rather than shared through a helper taking a closure: each Python call
-# it saves is worth ~10 microseconds when cold (K = 0 roi_fuse, cold: 46 us
-# that way, 19 us inline).
+# op rather than shared through a helper taking a closure: the Python calls
+# that saves are worth microseconds each when cold (a cold K = 0 roi_fuse
+# took 36-46 us through the helper, 24-26 us written out).
 _REJECTED = (TypeError, ValueError, IndexError)
 _ndarray = np.ndarray
 
