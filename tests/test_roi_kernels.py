@@ -160,6 +160,37 @@ def test_non_contiguous_inputs_and_float64_rois_are_handled():
     np.testing.assert_array_equal(ops.roi_fuse(p1_t, p2, p3, rois.astype(np.float64), 8), want)
 
 
+def test_direct_entry_refuses_arrays_it_would_misread():
+    """The C++ entry behind ops' fast path reads raw float32 memory: an array
+    of another byte order, another 4-byte type or not in C order must be
+    refused by name (ops then converts it or explains), never read."""
+    from fassst_rt import _C
+
+    rng = np.random.default_rng(8)
+    p1, p2, p3 = make_pyramid(rng, 1, 3, 8, 8)
+    rois = make_rois(rng, 4, 1, 64, 64)
+    out = np.empty((4, 3, 8, 8), np.float32)
+
+    def direct(p1=p1, p2=p2, p3=p3, rois=rois, out=out):
+        _C.roi_fuse_cpu(p1, p2, p3, rois, 8, 8.0, 16.0, 32.0, out, 1)
+
+    with pytest.raises(TypeError, match=r"roi_fuse: rois must be a C-contiguous float32 array, got dtype >f4"):
+        direct(rois=rois.astype(">f4"))
+    with pytest.raises(TypeError, match=r"p2 must be a C-contiguous float32 array, got dtype int32"):
+        direct(p2=p2.view(np.int32))
+    with pytest.raises(TypeError, match=r"p3 must .* got dtype float32 \(not C-contiguous\)"):
+        direct(p3=np.asfortranarray(p3))
+    with pytest.raises(TypeError, match=r"out must be a C-contiguous float32 array, got dtype float64"):
+        direct(out=np.empty(out.shape, np.float64))
+    with pytest.raises(TypeError, match=r"roi_crop: feature must be a C-contiguous float32 array, got dtype >f4"):
+        _C.roi_crop_cpu(p1.astype(">f4"), rois, 8, 8.0, out, 1)
+
+    want = ops.roi_fuse(p1, p2, p3, rois, 8)
+    np.testing.assert_array_equal(ops.roi_fuse(p1, p2, p3, rois.astype(">f4"), 8), want)
+    with pytest.raises(TypeError, match=r"p1 must be float32 on the CPU, got >f4"):
+        ops.roi_fuse(p1.astype(">f4"), p2, p3, rois, 8)
+
+
 def test_out_argument_is_filled_in_place():
     rng = np.random.default_rng(6)
     p1, p2, p3 = make_pyramid(rng, 1, 3, 8, 8)
