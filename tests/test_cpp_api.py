@@ -197,6 +197,31 @@ def test_example_app_equals_the_python_api(example_app, tmp_path):
         assert differing <= 3, "instance {}: {} mask pixels differ".format(i, differing)
 
 
+@pytest.mark.parametrize("case,tile", [("hela_t15_tiled", None), ("bacteria_t17_tiled", None),
+                                       ("hela_t19_tile160", "160:48")])
+def test_example_app_equals_the_stored_results(example_app, tmp_path, case, tile):
+    """The C++ pipeline gives the stored instances of the shipped model
+    (tests/reference/stored_results.py), as the Python one does."""
+    from reference import stored_results as stored
+    from test_stored_results import assert_same_instances
+
+    if not (stored.data_dir() / "hela_t15.png").is_file():
+        pytest.skip("real data not fetched (fassst-rt data fetch)")
+    app, _ = example_app
+    frame = stored.frames_of(case)[0]
+    if frame.ndim == 2:
+        frame = np.repeat(frame[:, :, None], 3, axis=2)  # the same pixels the grey path makes
+    image = tmp_path / "frame.ppm"
+    _write_ppm(image, frame)
+    out_json = tmp_path / "cpp.json"
+    _run([app, MODEL, image, "--json", out_json] + (["--tile", tile] if tile else []))
+    cpp = json.loads(out_json.read_text())
+    got = {"image_size": cpp["image_size"], "boxes": [it["box"] for it in cpp["instances"]],
+           "scores": [it["score"] for it in cpp["instances"]],
+           "labels": [it["label"] for it in cpp["instances"]], "masks": [it["rle"] for it in cpp["instances"]]}
+    assert_same_instances(got, stored.load_stored()[case][0], case + " (C++)")
+
+
 def test_python_example_writes_the_same_json(example_app, tmp_path):
     pytest.importorskip("cv2", reason="examples/cpp/segment_image.py reads images with OpenCV")
     app, formats = example_app
