@@ -2,23 +2,27 @@
 beyond its graphs (docs/model_files.md).
 
 It is JSON, stored in the frame graph's ONNX ``metadata_props`` under the key
-``fassst`` (and beside TensorRT engines in ``NAME.plan.json``). It is parsed
-with ``json`` only and validated field by field; nothing in it is executed.
+``fassst`` (and beside TensorRT engines in ``NAME.plan.json``). The C++ core
+parses and validates it field by field (one validator for Python and C++);
+nothing in it is executed.
 """
 
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
+from . import _C
+
 METADATA_KEY = "fassst"
 FORMAT_VERSION = 1
 
 
-class MetadataError(ValueError):
-    """The metadata of a model file is missing, malformed or inconsistent."""
+MetadataError = _C.MetadataError  # a ValueError: the metadata is missing, malformed or inconsistent
+MetadataError.__doc__ = "The metadata of a model file is missing, malformed or inconsistent."
 
 
 class ModelMetadata:
-    """Validated metadata of one model.
+    """Validated metadata of one model. The C++ core validates the document
+    (the same validator the C++ API runs); this class carries the fields.
 
     Attributes:
         input_size: side of the square network input (letterbox target).
@@ -40,54 +44,34 @@ class ModelMetadata:
     """
 
     def __init__(self, doc: Dict[str, Any], source: str = "metadata") -> None:
+        try:
+            text = json.dumps(doc, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError("{}: the metadata is not a JSON document ({})".format(source, exc)) from None
+        self._init_from_text(text, source)
+
+    def _init_from_text(self, text: str, source: str) -> None:
         self.source = source
-        if not isinstance(doc, dict):
-            raise MetadataError("{}: expected a JSON object, got {}".format(source, type(doc).__name__))
-        version = doc.get("version")
-        if version != FORMAT_VERSION:
-            raise MetadataError("{}: metadata format version {!r} is not supported (this fassst_rt "
-                                "reads version {})".format(source, version, FORMAT_VERSION))
-        self.input_size = self._int(doc, "input_size", 32)
-        mapping = doc.get("input_mapping")
-        if not isinstance(mapping, dict):
-            raise MetadataError("{}: input_mapping must be an object, got {!r}".format(source, mapping))
-        self.channel_order = mapping.get("channel_order", "rgb")
-        if self.channel_order not in ("rgb", "bgr"):
-            raise MetadataError("{}: input_mapping.channel_order must be 'rgb' or 'bgr', got {!r}"
-                                .format(source, self.channel_order))
-        self.mean = self._floats(mapping, "mean", 3, "input_mapping.mean")
-        self.std = self._floats(mapping, "std", 3, "input_mapping.std")
-        if any(s <= 0 for s in self.std):
-            raise MetadataError("{}: input_mapping.std must be > 0, got {}".format(source, self.std))
-        self.uint16_mapping = mapping.get("uint16")
-        if self.uint16_mapping is not None and not isinstance(self.uint16_mapping, dict):
-            raise MetadataError("{}: input_mapping.uint16 must be an object or null".format(source))
-        self.input_mapping = mapping
-        self.grid_size = self._int(doc, "grid_size", 1)
-        self.mask_channels = self._int(doc, "mask_channels", 1)
-        self.roi_size = self._int(doc, "roi_size", 4)
-        if self.roi_size % 4:
-            raise MetadataError("{}: roi_size must be a multiple of 4, got {}".format(source, self.roi_size))
-        self.strides = self._floats(doc, "strides", 3, "strides")
-        self.rff = doc.get("rff", True)
-        if not isinstance(self.rff, bool):
-            raise MetadataError("{}: rff must be true or false, got {!r}".format(source, self.rff))
-        names = doc.get("class_names")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise MetadataError("{}: class_names must be a non-empty list of strings, got {!r}"
-                                .format(source, names))
-        self.class_names = list(names)  # type: List[str]
-        self.score_threshold = self._unit(doc, "score_threshold", 0.3)
-        self.nms_threshold = self._unit(doc, "nms_threshold", 0.5)
-        self.max_instances = self._int(doc, "max_instances", 0, default=self.grid_size ** 2)
-        tile = doc.get("tile")
-        if tile is not None:
-            if not isinstance(tile, dict):
-                raise MetadataError("{}: tile must be an object or null".format(source))
-            tile = {"size": self._int(tile, "size", 32, "tile.size"),
-                    "overlap": self._int(tile, "overlap", 0, "tile.overlap")}
-        self.tile = tile  # type: Optional[Dict[str, int]]
-        self.tail_sha256 = doc.get("tail_sha256")
+        fields = _C.parse_metadata(text, source)  # raises MetadataError
+        doc = json.loads(text)
+        self.input_size = fields["input_size"]  # type: int
+        mapping = doc["input_mapping"]
+        self.channel_order = fields["channel_order"]  # type: str
+        self.mean = [float(v) for v in mapping["mean"]]  # type: List[float]
+        self.std = [float(v) for v in mapping["std"]]  # type: List[float]
+        self.uint16_mapping = mapping.get("uint16")  # type: Optional[Dict[str, Any]]
+        self.input_mapping = mapping  # type: Dict[str, Any]
+        self.grid_size = fields["grid_size"]  # type: int
+        self.mask_channels = fields["mask_channels"]  # type: int
+        self.roi_size = fields["roi_size"]  # type: int
+        self.strides = [float(v) for v in doc["strides"]]  # type: List[float]
+        self.rff = fields["rff"]  # type: bool
+        self.class_names = list(fields["class_names"])  # type: List[str]
+        self.score_threshold = float(doc.get("score_threshold", fields["score_threshold"]))
+        self.nms_threshold = float(doc.get("nms_threshold", fields["nms_threshold"]))
+        self.max_instances = fields["max_instances"]  # type: int
+        self.tile = fields["tile"]  # type: Optional[Dict[str, int]]
+        self.tail_sha256 = fields["tail_sha256"]  # type: Optional[str]
         known = {"format", "version", "input_size", "input_mapping", "grid_size", "mask_channels",
                  "roi_size", "strides", "rff", "class_names", "score_threshold", "nms_threshold",
                  "max_instances", "tile", "tail_sha256"}
@@ -100,29 +84,6 @@ class ModelMetadata:
     @property
     def num_cells(self) -> int:
         return self.grid_size ** 2
-
-    # ------------------------------------------------------------ validation
-
-    def _int(self, doc, key, minimum, name=None, default=None) -> int:
-        value = doc.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise MetadataError("{}: {} must be an integer >= {}, got {!r}"
-                                .format(self.source, name or key, minimum, value))
-        return value
-
-    def _floats(self, doc, key, count, name) -> List[float]:
-        value = doc.get(key)
-        if (not isinstance(value, list) or len(value) != count
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-            raise MetadataError("{}: {} must be a list of {} numbers, got {!r}"
-                                .format(self.source, name, count, value))
-        return [float(v) for v in value]
-
-    def _unit(self, doc, key, default) -> float:
-        value = doc.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise MetadataError("{}: {} must be a number in [0, 1], got {!r}".format(self.source, key, value))
-        return float(value)
 
     # --------------------------------------------------------- serialisation
 
@@ -145,11 +106,12 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, text: str, source: str = "metadata") -> "ModelMetadata":
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise MetadataError("{}: the '{}' metadata is not valid JSON ({})".format(source, METADATA_KEY, exc))
-        return cls(doc, source)
+        if not isinstance(text, str):
+            raise MetadataError("{}: the '{}' metadata must be text, got {}".format(
+                source, METADATA_KEY, type(text).__name__))
+        self = cls.__new__(cls)
+        self._init_from_text(text, source)
+        return self
 
 
 def make_metadata(*, input_size: int, grid_size: int, mask_channels: int, roi_size: int,

@@ -91,6 +91,8 @@ class TensorRTBackend : public Backend {
     if (!runtime_) throw BackendError("TensorRT: createInferRuntime failed: " + logger_.last_error);
     frame_ = load(path_, "frame engine");
     tail_ = load(tail_path_, "tail engine");
+    max_frame_batch_ = profile_max_batch(frame_, "images");
+    max_tail_batch_ = profile_max_batch(tail_, "rois");
     cuda::check(cudaStreamCreate(&stream_), "cudaStreamCreate");
   }
 
@@ -99,6 +101,10 @@ class TensorRTBackend : public Backend {
   }
 
   std::string name() const override { return "tensorrt"; }
+  // The optimisation profiles' maximum batches: the Segmenter splits its
+  // calls to fit them.
+  int64_t max_frame_batch() const override { return max_frame_batch_; }
+  int64_t max_tail_batch() const override { return max_tail_batch_; }
   const ModelMetadata& metadata() const override { return meta_; }
 
   FrameOutputs run_frame(const float* images, int64_t batch) override {
@@ -242,7 +248,15 @@ class TensorRTBackend : public Backend {
     cuda::check(cudaStreamSynchronize(stream_), "tail engine");
   }
 
+  int64_t profile_max_batch(const Engine& e, const char* input) const {
+    const nvinfer1::Dims d = e.engine->getProfileShape(input, 0, nvinfer1::OptProfileSelector::kMAX);
+    if (d.nbDims < 1 || d.d[0] < 1)
+      throw ModelError(message(path_, ": the engine's profile gives input '", input, "' no maximum batch"));
+    return static_cast<int64_t>(d.d[0]);
+  }
+
   std::string path_, tail_path_;
+  int64_t max_frame_batch_ = 0, max_tail_batch_ = 0;
   ModelMetadata meta_;
   Logger logger_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;

@@ -4,16 +4,10 @@
 
 #include <cstdint>
 
+#include "fassst/pipeline_types.h"
+
 namespace fassst {
 
-struct LetterboxGeometry {
-  float scale;  // r = min(in / H, in / W)
-  int new_width;   // round(W r)
-  int new_height;  // round(H r)
-  int pad_x;       // (in - new_width) / 2
-  int pad_y;       // (in - new_height) / 2
-  int size;        // in
-};
 
 LetterboxGeometry letterbox_geometry(int height, int width, int size);
 

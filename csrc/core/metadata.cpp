@@ -1,5 +1,5 @@
-// Validation mirrors fassst_rt/metadata.py rule for rule (same minimums, same
-// defaults), so a model that one runtime accepts the other accepts too.
+// The one validator of model metadata: the C++ API uses it directly, and
+// fassst_rt.ModelMetadata through fassst_rt._C.parse_metadata.
 #include "fassst/metadata.h"
 
 #include <cmath>
@@ -132,7 +132,10 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
     m.tile_overlap = r.integer(*tile, "overlap", 0, "tile.overlap");
   }
   const json::Value* sha = doc.find("tail_sha256");
-  if (sha && sha->is_string()) m.tail_sha256 = sha->as_string();
+  if (sha && !sha->is_null()) {
+    if (!sha->is_string()) r.fail(message("tail_sha256 must be a string or null, got ", sha->repr()));
+    m.tail_sha256 = sha->as_string();
+  }
   return m;
 }
 

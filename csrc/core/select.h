@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "fassst/pipeline_types.h"
+
 namespace fassst {
 
 struct SelectParams {
@@ -13,11 +15,6 @@ struct SelectParams {
   int max_instances = 100;
 };
 
-struct Selection {
-  std::vector<int64_t> cells;   // grid cell index of each kept instance
-  std::vector<int64_t> labels;  // 0-based class
-  std::vector<float> scores;
-};
 
 // boxes: (n, 4) x1, y1, x2, y2; scores: (n, num_classes). Kept instances come
 // in descending score, ties broken by the lower cell index.

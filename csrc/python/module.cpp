@@ -12,11 +12,22 @@ namespace py = pybind11;
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fassst_rt native core (kernels and pipeline pieces)";
+  // The core's model errors as Python exceptions (ValueError subclasses);
+  // fassst_rt re-exports them as fassst_rt.ModelError and MetadataError.
+  // Created once and kept for the life of the interpreter.
+  static PyObject* model_error = PyErr_NewException("fassst_rt._C.ModelError", PyExc_ValueError, nullptr);
+  static PyObject* metadata_error = PyErr_NewException("fassst_rt._C.MetadataError", model_error, nullptr);
+  m.attr("ModelError") = py::handle(model_error);
+  m.attr("MetadataError") = py::handle(metadata_error);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const fassst::InvalidArgument& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const fassst::MetadataError& e) {
+      PyErr_SetString(metadata_error, e.what());
+    } catch (const fassst::ModelError& e) {
+      PyErr_SetString(model_error, e.what());
     } catch (const fassst::Error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }
@@ -30,6 +41,7 @@ PYBIND11_MODULE(_C, m) {
   fassst::python::register_roi_cpu(m);
   fassst::python::register_pipeline(m);
   fassst::python::register_core(m);
+  fassst::python::register_segmenter(m);
 #ifdef FASSST_WITH_CUDA
   fassst::python::register_cuda(m);
 #endif

@@ -13,6 +13,7 @@ from ..metadata import ModelMetadata
 
 class TorchBackend(Backend):
     name = "torch"
+    fuses_host_pyramid = True  # the PyTorch RFF, so that parity checks the kernel
 
     def __init__(self, model: torch.nn.Module, metadata: ModelMetadata) -> None:
         self.model = model.eval()

@@ -7,7 +7,9 @@
 //   .plan   tensorrt      an NVIDIA GPU (only in builds that found NvInfer.h)
 //
 // An application plugs its own with register_backend(), or hands an opened
-// Backend to the Segmenter directly.
+// Backend to the Segmenter directly (the Python package hands it its Python
+// backends this way). The registry lives in the core; libfassst_rt registers
+// the built-in backends when it loads.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +76,12 @@ class FASSST_API Backend {
   // tail. The default runs the core's CPU kernel on host pyramids; backends
   // that keep the pyramid on a GPU override it.
   virtual void fuse_and_tail(const FrameOutputs& frame, const float* rois, int64_t count, float* logits);
+
+  // The most images one run_frame call and the most instances one
+  // fuse_and_tail call accept (a TensorRT engine's optimisation profile);
+  // 0: no limit. The Segmenter splits its work to fit.
+  virtual int64_t max_frame_batch() const { return 0; }
+  virtual int64_t max_tail_batch() const { return 0; }
 
  protected:
   int cpu_threads_ = 0;  // threads of the default fuse_and_tail's CPU kernel (0: all cores)

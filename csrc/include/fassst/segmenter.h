@@ -1,12 +1,13 @@
-// fassst::Segmenter: a frame in, instances out: the same pipeline and the same
-// numbers as fassst_rt.Segmenter (docs/runtime.md, docs/cpp_api.md):
+// fassst::Segmenter: a frame in, instances out (docs/runtime.md, docs/cpp_api.md):
 //
 //   letterbox -> frame graph -> select -> ROI feature fusion kernel
 //   -> tail graph on the K selected instances only (K = 0: no tail call)
 //   -> Instances (full-frame masks pasted on request)
 //
-// with frames larger than a tile cut into overlapping tiles run as one batch
-// and merged as the Python runtime does.
+// with frames larger than a tile cut into overlapping tiles, run in batches
+// of at most max_batch tiles and merged. This is the one pipeline: the
+// Python fassst_rt.Segmenter binds this class and plugs its Python backends
+// into it.
 //
 // Thread safety: a Segmenter may be shared by threads; run(), run_batch() and
 // warmup() are serialised by an internal mutex (results equal sequential
@@ -25,6 +26,7 @@
 #include "fassst/export.h"
 #include "fassst/instances.h"
 #include "fassst/metadata.h"
+#include "fassst/pipeline_types.h"
 
 namespace fassst {
 
@@ -63,6 +65,31 @@ struct SegmenterOptions {
   Tiling tiling = Tiling::kModelDefault;
   int tile_size = 0;      // Tiling::kOn: >= 32
   int tile_overlap = -1;  // Tiling::kOn: 0 <= overlap < size; -1: size / 4
+  // Images (tiles) per frame-graph call: a tiled frame runs in calls of at
+  // most this many tiles, which bounds the memory one call holds (the
+  // backend's own limit applies too). 1 to 4096.
+  int max_batch = 16;
+};
+
+// How one call tiles its frame, overriding the Segmenter's setting.
+struct TileSpec {
+  Tiling tiling = Tiling::kModelDefault;  // kModelDefault: the Segmenter's setting
+  int size = 0;
+  int overlap = -1;  // -1: size / 4
+};
+
+// The network input of a batch of frames and where each frame sits in it.
+struct NetworkInput {
+  int64_t batch = 0;
+  int size = 0;                              // the network input's side
+  std::vector<float> data;                   // batch x 3 x size x size, normalised
+  std::vector<LetterboxGeometry> geometry;   // per frame
+};
+
+// What the selection keeps from a batch's grids.
+struct Selections {
+  std::vector<Selection> per_image;
+  std::vector<float> rois;  // K x 5: batch_index, x1, y1, x2, y2 in network-input pixels, image by image
 };
 
 class FASSST_API Segmenter {
@@ -79,10 +106,21 @@ class FASSST_API Segmenter {
 
   // Segments one frame, tiled when tiling is on and the frame is larger than a tile.
   Instances run(const ImageView& image);
+  Instances run(const ImageView& image, const TileSpec& tile);
   // Several frames in one frame-graph call and one tail call (no tiling).
   std::vector<Instances> run_batch(const std::vector<ImageView>& images);
   // Runs grey frames through both graphs (first calls allocate).
   void warmup(int runs = 2);
+  // Releases the backend (waiting for a call in progress); any later call
+  // but the accessors of the model's metadata throws.
+  void close();
+
+  // The pipeline's first step alone: frames -> letterboxed, normalised
+  // network input (for benchmarks and other runtimes).
+  NetworkInput preprocess(const std::vector<ImageView>& images) const;
+  // The selection alone, on frame-graph outputs (boxes and scores on the
+  // host) of `batch` images, with this Segmenter's thresholds.
+  Selections select(const FrameOutputs& frame, int64_t batch) const;
 
   const ModelMetadata& metadata() const;
   const std::vector<std::string>& class_names() const;
@@ -92,10 +130,12 @@ class FASSST_API Segmenter {
   // Tiling in effect: tile_size() == 0 when off.
   int tile_size() const;
   int tile_overlap() const;
+  int max_batch() const;
   std::string backend_name() const;
 
  private:
   struct Impl;
+  Impl& checked() const;  // throws when moved from
   std::unique_ptr<Impl> impl_;
 };
 

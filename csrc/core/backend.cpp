@@ -1,4 +1,4 @@
-// The backend registry and the default (CPU) ROI feature fusion.
+// The backend registry and the default (CPU) ROI feature fusion + tail.
 #include "fassst/backend.h"
 
 #include <algorithm>
@@ -9,8 +9,6 @@
 #include "core/roi_ops.h"
 
 namespace fassst {
-
-std::unique_ptr<Backend> open_tensorrt_backend(const std::string& path, const BackendOptions& options);
 
 Backend::~Backend() = default;
 
@@ -50,12 +48,10 @@ std::mutex& registry_mutex() {
   return m;
 }
 
-// suffix -> entry; the built-ins are there from the first use.
+// suffix -> entry; libfassst_rt registers its built-in backends when it
+// loads (csrc/api/builtin_backends.cpp).
 std::map<std::string, Entry>& registry() {
-  static std::map<std::string, Entry> r = {
-      {".onnx", {"onnxruntime", &open_onnxruntime_backend}},
-      {".plan", {"tensorrt", &open_tensorrt_backend}},
-  };
+  static std::map<std::string, Entry> r;
   return r;
 }
 
@@ -118,13 +114,5 @@ std::unique_ptr<Backend> open_backend(const std::string& path, const std::string
   return b;
 }
 
-#ifndef FASSST_WITH_TENSORRT
-bool has_tensorrt_backend() { return false; }
-
-std::unique_ptr<Backend> open_tensorrt_backend(const std::string& path, const BackendOptions&) {
-  throw ModelError(message(path, ": this libfassst_rt was built without the TensorRT backend (NvInfer.h and a "
-                           "CUDA build are needed at build time); use the ONNX model NAME.onnx"));
-}
-#endif
 
 }  // namespace fassst
