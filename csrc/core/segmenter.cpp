@@ -306,7 +306,7 @@ struct Segmenter::Impl {
 
   // Called with `mutex` held: close() may have run since the caller looked.
   void require_open() const {
-    if (!backend) throw InvalidArgument("Segmenter: used after close()");
+    if (!backend) throw Error("Segmenter: this Segmenter is closed (used after close())");
   }
 
   Instances run(const Frame3& f, int size, int overlap) {
