@@ -20,9 +20,8 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/metadata_document.h"
-#include "core/roi_ops.h"
+#include "core/roi_ops_cuda.h"
 #include "fassst/backend.h"
-#include "kernels/roi/roi_cuda.h"
 
 namespace fassst {
 namespace {
@@ -157,23 +156,21 @@ class TensorRTBackend : public Backend {
     for (int l = 0; l < 3; ++l)
       shapes[l] = roi::FeatureShape{levels[l]->shape[0], levels[l]->shape[1], static_cast<int>(levels[l]->shape[2]),
                                     static_cast<int>(levels[l]->shape[3])};
-    validate_rois("roi_fuse", rois, count, shapes[0].batch);
     const size_t roi_bytes = static_cast<size_t>(count) * 5 * sizeof(float);
     void* d_rois = rois_.get(roi_bytes);
     cuda::check(cudaMemcpyAsync(d_rois, rois, roi_bytes, cudaMemcpyHostToDevice, stream_), "copy rois");
     const int s1 = meta_.roi_size;
     void* d_features = features_.get(static_cast<size_t>(count * meta_.mask_channels * s1 * s1) * sizeof(float));
-    cudaError_t status;
+    RoiCheck check;
+    check.host_rois = rois;  // the rows are checked on the host before any launch
     if (meta_.rff) {
-      const roi::FuseParams p = make_fuse_params("roi_fuse", shapes, s1, meta_.strides.data());
-      status = roi::roi_fuse_cuda(roi::DType::kFloat32, frame.p1.data, frame.p2.data, frame.p3.data, p,
-                                  static_cast<const float*>(d_rois), count, d_features, stream_);
+      const void* maps[3] = {frame.p1.data, frame.p2.data, frame.p3.data};
+      roi_fuse_cuda_checked(roi::DType::kFloat32, maps, shapes, static_cast<const float*>(d_rois), count, s1,
+                            meta_.strides.data(), d_features, stream_, check);
     } else {
-      const roi::CropParams p = make_crop_params("roi_crop", shapes[0], s1, meta_.strides[0]);
-      status = roi::roi_crop_cuda(roi::DType::kFloat32, frame.p1.data, p, static_cast<const float*>(d_rois), count,
-                                  d_features, stream_);
+      roi_crop_cuda_checked(roi::DType::kFloat32, frame.p1.data, shapes[0], static_cast<const float*>(d_rois),
+                            count, s1, meta_.strides[0], d_features, stream_, check);
     }
-    cuda::check(status, "ROI kernel launch");
     tail_on_device(d_features, count, logits);
   }
 

@@ -10,8 +10,7 @@
 
 #include "core/cuda_device.h"
 #include "core/errors.h"
-#include "core/roi_ops.h"
-#include "kernels/roi/roi_cuda.h"
+#include "core/roi_ops_cuda.h"
 #include "python/bindings.h"
 
 namespace py = pybind11;
@@ -38,30 +37,16 @@ cudaStream_t as_stream(uintptr_t stream) { return reinterpret_cast<cudaStream_t>
 
 const void* as_ptr(uintptr_t p) { return reinterpret_cast<const void*>(p); }
 
-// Copies the ROI rows to the host and validates them (a K x 20-byte copy and
-// one stream synchronisation: the price of never launching on bad boxes).
-void validate_device_rois(const char* op, uintptr_t rois, int64_t k, int64_t batch,
-                          cudaStream_t stream) {
-  std::vector<float> host(static_cast<size_t>(k) * 5);
-  cuda::copy_to_host_sync(host.data(), as_ptr(rois), host.size() * sizeof(float), stream);
-  validate_rois(op, host.data(), k, batch);
-}
-
 void roi_crop_cuda(uintptr_t feature, const std::string& dtype, const Shape4& shape,
                    uintptr_t rois, int64_t k, int output_size, float stride, uintptr_t out,
                    uintptr_t stream, bool validate) {
   const roi::DType dt = parse_dtype(dtype);
-  const roi::CropParams p =
-      make_crop_params("roi_crop", to_feature_shape("feature", shape), output_size, stride);
-  if (k == 0) return;
+  const roi::FeatureShape fs = to_feature_shape("feature", shape);
   py::gil_scoped_release release;
-  cuda::require_device_pointer("feature", as_ptr(feature));
-  cuda::require_device_pointer("rois", as_ptr(rois));
-  cuda::require_device_pointer("out", as_ptr(out));
-  if (validate) validate_device_rois("roi_crop", rois, k, p.feature.batch, as_stream(stream));
-  cuda::check(roi::roi_crop_cuda(dt, as_ptr(feature), p, static_cast<const float*>(as_ptr(rois)),
-                                 k, reinterpret_cast<void*>(out), as_stream(stream)),
-              "roi_crop kernel launch");
+  RoiCheck check;
+  check.validate = validate;
+  roi_crop_cuda_checked(dt, as_ptr(feature), fs, static_cast<const float*>(as_ptr(rois)), k, output_size, stride,
+                        reinterpret_cast<void*>(out), as_stream(stream), check);
 }
 
 void roi_fuse_cuda(uintptr_t p1, uintptr_t p2, uintptr_t p3, const std::string& dtype,
@@ -74,19 +59,12 @@ void roi_fuse_cuda(uintptr_t p1, uintptr_t p2, uintptr_t p3, const std::string& 
   const roi::FeatureShape levels[3] = {to_feature_shape("p1", shapes[0]),
                                        to_feature_shape("p2", shapes[1]),
                                        to_feature_shape("p3", shapes[2])};
-  const roi::FuseParams p = make_fuse_params("roi_fuse", levels, output_size, strides.data());
-  if (k == 0) return;
+  const void* maps[3] = {as_ptr(p1), as_ptr(p2), as_ptr(p3)};
   py::gil_scoped_release release;
-  const char* names[3] = {"p1", "p2", "p3"};
-  const uintptr_t maps[3] = {p1, p2, p3};
-  for (int l = 0; l < 3; ++l) cuda::require_device_pointer(names[l], as_ptr(maps[l]));
-  cuda::require_device_pointer("rois", as_ptr(rois));
-  cuda::require_device_pointer("out", as_ptr(out));
-  if (validate) validate_device_rois("roi_fuse", rois, k, levels[0].batch, as_stream(stream));
-  cuda::check(roi::roi_fuse_cuda(dt, as_ptr(p1), as_ptr(p2), as_ptr(p3), p,
-                                 static_cast<const float*>(as_ptr(rois)), k,
-                                 reinterpret_cast<void*>(out), as_stream(stream)),
-              "roi_fuse kernel launch");
+  RoiCheck check;
+  check.validate = validate;
+  roi_fuse_cuda_checked(dt, maps, levels, static_cast<const float*>(as_ptr(rois)), k, output_size, strides.data(),
+                        reinterpret_cast<void*>(out), as_stream(stream), check);
 }
 
 py::dict cuda_status() {
