@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _C
 
-__all__ = ["Letterbox", "Selection", "letterbox", "letterbox_geometry", "to_network_input",
+__all__ = ["Letterbox", "Selection", "letterbox", "letterbox_geometry", "to_network_input", "preprocess_frames",
            "boxes_to_frame", "select", "paste_masks", "sigmoid", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -88,6 +88,16 @@ def to_network_input(canvas: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
     if len(mean) != 3 or len(std) != 3:
         raise ValueError("mean and std must have 3 values each, got {} and {}".format(len(mean), len(std)))
     return _C.to_network_input(canvas, mean, std, bool(bgr))
+
+
+def preprocess_frames(frames: Sequence[np.ndarray], metadata, channel_order: str = "bgr"):
+    """The runtime's first step for a model's ``metadata`` without a
+    Segmenter (for runtimes that run the graphs themselves): frames in
+    ``channel_order`` (any frame ``Segmenter.run`` takes) -> the (B, 3, S, S)
+    float32 network input and each frame's :class:`Letterbox` geometry (its
+    ``image`` is None). The C++ core's, as ``Segmenter.preprocess``."""
+    batch, geometry = _C.preprocess_frames(list(frames), channel_order, metadata.to_json(), metadata.source)
+    return batch, [Letterbox(None, *g) for g in geometry]
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/roi/roi_cuda.h"
 #include "kernels/roi/roi_types.h"
 
 namespace fassst {

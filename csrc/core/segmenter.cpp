@@ -64,6 +64,26 @@ void append_instance(const Instances& from, size_t i, const float offset[4], Ins
                        from.box_masks.begin() + (i + 1) * area);
 }
 
+// Letterbox + normalisation of crops into one network input batch.
+NetworkInput network_input(const std::vector<Crop>& crops, const ModelMetadata& meta, int num_threads) {
+  NetworkInput in;
+  in.size = meta.input_size;
+  in.batch = static_cast<int64_t>(crops.size());
+  const int64_t plane = static_cast<int64_t>(in.size) * in.size;
+  in.data.resize(static_cast<size_t>(in.batch * 3 * plane));
+  std::vector<uint8_t> canvas(static_cast<size_t>(plane * 3));
+  for (int64_t b = 0; b < in.batch; ++b) {
+    const Crop& c = crops[b];
+    in.geometry.push_back(letterbox_geometry(c.height, c.width, in.size));
+    letterbox(c.data, c.height, c.width, c.stride, 3, in.size, kPadValue, canvas.data(), num_threads);
+    // the channels are swapped when the frame's order differs from the model's
+    const bool swap = c.bgr != (meta.channel_order == "bgr");
+    to_network_input(canvas.data(), in.size, in.size, meta.mean.data(), meta.std.data(), swap,
+                     in.data.data() + b * 3 * plane);
+  }
+  return in;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Segmenter
@@ -119,24 +139,7 @@ struct Segmenter::Impl {
     throw InvalidArgument(message("tile.tiling must be a Tiling, got ", static_cast<int>(spec.tiling)));
   }
 
-  NetworkInput preprocess(const std::vector<Crop>& crops) const {
-    NetworkInput in;
-    in.size = meta.input_size;
-    in.batch = static_cast<int64_t>(crops.size());
-    const int64_t plane = static_cast<int64_t>(in.size) * in.size;
-    in.data.resize(static_cast<size_t>(in.batch * 3 * plane));
-    std::vector<uint8_t> canvas(static_cast<size_t>(plane * 3));
-    for (int64_t b = 0; b < in.batch; ++b) {
-      const Crop& c = crops[b];
-      in.geometry.push_back(letterbox_geometry(c.height, c.width, in.size));
-      letterbox(c.data, c.height, c.width, c.stride, 3, in.size, kPadValue, canvas.data(), num_threads);
-      // the channels are swapped when the frame's order differs from the model's
-      const bool swap = c.bgr != (meta.channel_order == "bgr");
-      to_network_input(canvas.data(), in.size, in.size, meta.mean.data(), meta.std.data(), swap,
-                       in.data.data() + b * 3 * plane);
-    }
-    return in;
-  }
+  NetworkInput preprocess(const std::vector<Crop>& crops) const { return network_input(crops, meta, num_threads); }
 
   // Graph outputs must agree with the metadata (symbolic dimensions of a
   // graph can only be checked once it has run).
@@ -384,12 +387,16 @@ void Segmenter::warmup(int runs) {
 
 NetworkInput Segmenter::preprocess(const std::vector<ImageView>& images) const {
   const Impl& impl = checked();
+  return preprocess_frames(images, impl.meta, impl.num_threads);
+}
+
+NetworkInput preprocess_frames(const std::vector<ImageView>& images, const ModelMetadata& meta, int num_threads) {
   std::vector<Frame3> frames;
   for (size_t i = 0; i < images.size(); ++i)
-    frames.push_back(to_three_channels(images[i], impl.meta.uint16, "images[" + std::to_string(i) + "]"));
+    frames.push_back(to_three_channels(images[i], meta.uint16, "images[" + std::to_string(i) + "]"));
   std::vector<Crop> crops;
   for (const Frame3& f : frames) crops.push_back(whole(f));
-  return impl.preprocess(crops);
+  return network_input(crops, meta, num_threads);
 }
 
 Selections Segmenter::select(const FrameOutputs& frame, int64_t batch) const {

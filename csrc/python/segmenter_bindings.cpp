@@ -300,6 +300,14 @@ py::list run_batch(Segmenter& seg, const py::sequence& frames, const std::string
   return instances_list(std::move(all));
 }
 
+py::tuple network_input_tuple(NetworkInput&& in) {
+  py::list geometry;
+  for (const LetterboxGeometry& g : in.geometry)
+    geometry.append(py::make_tuple(g.scale, g.pad_x, g.pad_y, g.new_width, g.new_height));
+  const py::ssize_t s = in.size;
+  return py::make_tuple(array_of(std::move(in.data), {static_cast<py::ssize_t>(in.batch), 3, s, s}), geometry);
+}
+
 py::tuple preprocess(const Segmenter& seg, const py::sequence& frames, const std::string& channel_order) {
   std::vector<py::object> keep;
   const std::vector<ImageView> views = image_views(frames, channel_order, &keep);
@@ -308,11 +316,20 @@ py::tuple preprocess(const Segmenter& seg, const py::sequence& frames, const std
     py::gil_scoped_release release;
     in = seg.preprocess(views);
   }
-  py::list geometry;
-  for (const LetterboxGeometry& g : in.geometry)
-    geometry.append(py::make_tuple(g.scale, g.pad_x, g.pad_y, g.new_width, g.new_height));
-  const py::ssize_t s = in.size;
-  return py::make_tuple(array_of(std::move(in.data), {static_cast<py::ssize_t>(in.batch), 3, s, s}), geometry);
+  return network_input_tuple(std::move(in));
+}
+
+py::tuple preprocess_for(const py::sequence& frames, const std::string& channel_order, const std::string& metadata_json,
+                         const std::string& source, int num_threads) {
+  const ModelMetadata meta = ModelMetadata::from_json(metadata_json, source);
+  std::vector<py::object> keep;
+  const std::vector<ImageView> views = image_views(frames, channel_order, &keep);
+  NetworkInput in;
+  {
+    py::gil_scoped_release release;
+    in = preprocess_frames(views, meta, num_threads);
+  }
+  return network_input_tuple(std::move(in));
 }
 
 py::tuple select(const Segmenter& seg, const py::handle& boxes, const py::handle& scores) {
@@ -357,6 +374,9 @@ void register_segmenter(py::module_& m) {
       .def_property_readonly("tile_overlap", &Segmenter::tile_overlap)
       .def_property_readonly("max_batch", &Segmenter::max_batch)
       .def_property_readonly("backend_name", &Segmenter::backend_name);
+
+  m.def("preprocess_frames", &preprocess_for, py::arg("frames"), py::arg("channel_order"), py::arg("metadata_json"),
+        py::arg("source") = "metadata", py::arg("num_threads") = 0);
 
   // One metadata validator: Python's ModelMetadata reads the fields the core accepted.
   m.def("parse_metadata", [](const std::string& text, const std::string& source) {

@@ -351,16 +351,16 @@ def _portable_metadata(session) -> ModelMetadata:
     return ModelMetadata.from_json(props[METADATA_KEY], "portable graph")
 
 
-def run_portable(session, frame: np.ndarray, bgr: bool = True):
-    """Runs a portable graph (an onnxruntime.InferenceSession) on one
-    (H, W, 3) uint8 frame with fassst_rt's letterbox; returns Instances."""
+def run_portable(session, frame: np.ndarray, channel_order: str = "bgr"):
+    """Runs a portable graph (an onnxruntime.InferenceSession) on one frame
+    (any frame ``Segmenter.run`` takes, in ``channel_order``) with the
+    runtime's own preprocessing; returns Instances."""
     from .. import processing
 
     meta = _portable_metadata(session)
-    lb = processing.letterbox(frame, meta.input_size)
-    images = processing.to_network_input(lb.image, meta.mean, meta.std, bgr=bgr)
+    images, (geometry,) = processing.preprocess_frames([frame], meta, channel_order)
     values = session.run(list(PORTABLE_OUTPUTS), {_INPUT: images})
-    return portable_instances(dict(zip(PORTABLE_OUTPUTS, values)), lb, frame.shape[0], frame.shape[1],
+    return portable_instances(dict(zip(PORTABLE_OUTPUTS, values)), geometry, frame.shape[0], frame.shape[1],
                               meta.class_names)
 
 

@@ -139,6 +139,12 @@ class FASSST_API Segmenter {
   std::unique_ptr<Impl> impl_;
 };
 
+// The pipeline's first step for a model's metadata, without a Segmenter
+// (for runtimes that run a model's graphs themselves, such as the portable
+// single-graph export): frames -> letterboxed, normalised network input.
+FASSST_API NetworkInput preprocess_frames(const std::vector<ImageView>& images, const ModelMetadata& metadata,
+                                          int num_threads = 0);
+
 // The library's version ("0.1.0").
 FASSST_API const char* version();
 
