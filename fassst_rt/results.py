@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import processing
+from . import _C, processing
 
 
 class Instances:
@@ -63,6 +63,27 @@ class Instances:
             self.timings["paste"] = (time.perf_counter() - t0) * 1e3
         return self._masks
 
+    def mask(self, i: int) -> np.ndarray:
+        """(H, W) bool full-frame mask of instance ``i`` alone (no other
+        instance's mask is made; ``masks`` makes all K at once)."""
+        if self._masks is not None:
+            return self._masks[i]
+        if not -len(self) <= i < len(self):
+            raise IndexError("instance index must be in [0, {}), got {}".format(len(self), i))
+        i = i % len(self)
+        return processing.paste_masks(self.box_masks[i:i + 1], self.mask_boxes[i:i + 1], self.image_size[0],
+                                      self.image_size[1], self.mask_threshold)[0]
+
+    def label_image(self) -> np.ndarray:
+        """(H, W) int32: 0 background, i + 1 where instance i holds the pixel
+        (the higher score wins an overlap). For dense frames: one map whose
+        memory does not grow with the instance count, unlike ``masks``."""
+        box_masks = np.ascontiguousarray(self.box_masks, np.float32).reshape(len(self), *self.box_masks.shape[1:])
+        if len(self) == 0:
+            box_masks = np.zeros((0, 1, 1), np.float32)
+        return _C.label_image(box_masks, np.ascontiguousarray(self.mask_boxes, np.float32), self.image_size[0],
+                              self.image_size[1], self.mask_threshold)
+
     @property
     def class_names(self) -> List[str]:
         """The name of each instance's label."""
@@ -76,7 +97,8 @@ class Instances:
         """COCO run-length encodings of the masks (column-major, uncompressed
         counts, the ``{"size": [H, W], "counts": [...]}`` form pycocotools reads)."""
         out = []
-        for mask in self.masks:
+        for i in range(len(self)):
+            mask = self.mask(i)
             flat = np.asfortranarray(mask).reshape(-1, order="F").astype(np.uint8)
             change = np.flatnonzero(np.diff(flat)) + 1
             bounds = np.concatenate([[0], change, [flat.size]])
@@ -110,7 +132,8 @@ class Instances:
             canvas = np.repeat(canvas[:, :, None], 3, axis=2)
         canvas = np.ascontiguousarray(canvas[:, :, :3])
         colours = _palette(len(self))
-        for mask, colour in zip(self.masks, colours):
+        for i, colour in enumerate(colours):
+            mask = self.mask(i)  # one full-frame mask at a time
             region = canvas[mask].astype(np.float32)
             canvas[mask] = (region * (1 - alpha) + colour * alpha).astype(np.uint8)
         h, w = self.image_size

@@ -11,6 +11,11 @@ void check_index(const Instances& inst, size_t i) {
     throw InvalidArgument(message("Instances: index must be < ", inst.size(), " (the instance count), got ", i));
 }
 
+void label_image_of(const Instances& inst, float threshold, int32_t* out) {
+  label_image(inst.box_masks.data(), inst.mask_boxes.data(), static_cast<int64_t>(inst.size()), inst.mask_size,
+              inst.image_height, inst.image_width, threshold, out);
+}
+
 }  // namespace
 
 const std::string& Instances::class_name(size_t i) const {
@@ -32,6 +37,12 @@ void Instances::paste_mask(size_t i, uint8_t* out, float threshold) const {
 std::vector<uint8_t> Instances::mask(size_t i, float threshold) const {
   std::vector<uint8_t> out(static_cast<size_t>(image_height) * image_width);
   paste_mask(i, out.data(), threshold);
+  return out;
+}
+
+std::vector<int32_t> Instances::label_image(float threshold) const {
+  std::vector<int32_t> out(static_cast<size_t>(image_height) * image_width);
+  label_image_of(*this, threshold, out.data());
   return out;
 }
 

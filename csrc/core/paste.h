@@ -14,6 +14,13 @@ namespace fassst {
 void paste_masks(const float* box_masks, const float* boxes, int64_t count, int mask_size,
                  int height, int width, float threshold, uint8_t* out, int num_threads = 0);
 
+// All K instances in one (height, width) int32 map: 0 background, i + 1 where
+// instance i's mask (as paste_masks makes it) holds the pixel and no earlier
+// instance's does (instances come in descending score: the higher score wins
+// an overlap). Memory: the map alone, whatever K is.
+void label_image(const float* box_masks, const float* boxes, int64_t count, int mask_size, int height, int width,
+                 float threshold, int32_t* out);
+
 }  // namespace fassst
 
 namespace fassst {

@@ -95,6 +95,27 @@ py::array_t<bool> paste_py(const F32Array& box_masks, const F32Array& boxes, int
   return out;
 }
 
+py::array_t<int32_t> label_image_py(const F32Array& box_masks, const F32Array& boxes, int height, int width,
+                                    float threshold) {
+  if (box_masks.ndim() != 3 || box_masks.shape(1) != box_masks.shape(2))
+    throw InvalidArgument("label_image: box_masks must have shape (K, S, S)");
+  if (boxes.ndim() != 2 || boxes.shape(1) != 4 || boxes.shape(0) != box_masks.shape(0))
+    throw InvalidArgument(message("label_image: boxes must have shape (K, 4) with K = ", box_masks.shape(0)));
+  if (height < 0 || width < 0)
+    throw InvalidArgument(message("label_image: height and width must be >= 0, got ", height, " x ", width));
+  py::array_t<int32_t> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
+  int32_t* dst = out.mutable_data();
+  const float* m = box_masks.data();
+  const float* b = boxes.data();
+  const int64_t k = box_masks.shape(0);
+  const int size = static_cast<int>(box_masks.shape(1));
+  {
+    py::gil_scoped_release release;
+    label_image(m, b, k, size, height, width, threshold, dst);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_pipeline(py::module_& m) {
@@ -106,6 +127,8 @@ void register_pipeline(py::module_& m) {
         py::arg("pad_x"), py::arg("pad_y"), py::arg("height"), py::arg("width"), py::arg("clip") = true);
   m.def("select", &select_py, py::arg("boxes").noconvert(), py::arg("scores").noconvert(),
         py::arg("score_threshold"), py::arg("nms_threshold"), py::arg("max_instances"));
+  m.def("label_image", &label_image_py, py::arg("box_masks").noconvert(), py::arg("boxes").noconvert(),
+        py::arg("height"), py::arg("width"), py::arg("threshold") = 0.5f);
   m.def("paste_masks", &paste_py, py::arg("box_masks").noconvert(), py::arg("boxes").noconvert(),
         py::arg("height"), py::arg("width"), py::arg("threshold") = 0.5f, py::arg("num_threads") = 0);
 }

@@ -39,6 +39,10 @@ struct FASSST_API Instances {
   std::vector<uint8_t> masks(float threshold = 0.5f, int num_threads = 0) const;
   // Writes mask i into `out` (image_height x image_width bytes).
   void paste_mask(size_t i, uint8_t* out, float threshold = 0.5f) const;
+  // Every instance in one image_height x image_width map: 0 background,
+  // i + 1 where instance i holds the pixel (the higher score wins an
+  // overlap). For dense frames: one map instead of K full-frame masks.
+  std::vector<int32_t> label_image(float threshold = 0.5f) const;
 };
 
 }  // namespace fassst
