@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/errors.h"
-#include "core/parallel.h"
 #include "core/roi_ops.h"
+#include "parallel/thread_pool.h"
 #include "python/bindings.h"
 
 namespace py = pybind11;
