@@ -5,7 +5,7 @@
 //
 // Starting and joining std::threads costs tens of microseconds per call, a
 // large share of a small roi_fuse (`python benchmarks/kernels.py --rois 8`
-// times one). The pool keeps its workers waiting on a condition variable
+// times such calls). The pool keeps its workers waiting on a condition variable
 // between calls. It is used by one caller at a time: a second caller
 // meanwhile (another thread, or a parallel_for nested inside a worker) starts
 // threads of its own. Chunks no worker has started by the time the caller
@@ -65,10 +65,10 @@ inline void spin_until_zero(const std::atomic<int>& counter) {
 
 // Number of worker threads used when the caller passes num_threads <= 0.
 // Read once per process: with glibc, std::thread::hardware_concurrency()
-// opens and reads /sys/devices/system/cpu/online on every call (see it with
-// `strace -e trace=openat python -c "import os; os.cpu_count(); os.cpu_count()"`,
-// the same glibc call), system calls that cost a cold small roi_fuse a
-// sizeable share of its time.
+// opens and reads /sys/devices/system/cpu/online on every call (`strace -e
+// trace=openat python -c "import os; os.cpu_count(); os.cpu_count()"` shows
+// the same glibc call doing so), system calls that are a sizeable share of a
+// small cold call (`python benchmarks/kernels.py --call-overhead`, K = 1).
 inline int default_num_threads() {
   static const int count = [] {
     const unsigned hw = std::thread::hardware_concurrency();
