@@ -5,6 +5,7 @@ unfused, in NumPy and as an ONNX graph of standard ops run by ONNX Runtime.
                                                  # then the shipped model's shapes
     python benchmarks/kernels.py --threads 1 --runs 50 --json out.json
     python benchmarks/kernels.py --model path/to/model.onnx   # another model's shapes
+    python benchmarks/kernels.py --call-overhead # fixed cost of a small call, cold and warm
 
 All variants run side by side in one process, interleaved run by run in an
 order drawn afresh (seeded) for every run, so that no variant always follows
@@ -17,19 +18,29 @@ preallocated output (``out=``, and an ONNX Runtime I/O binding), so neither
 pays for allocating or copying its result. The write floor is the time NumPy
 takes to fill a preallocated buffer of the output's size, measured in the same
 interleaved loop (so with caches as disturbed as the kernel's); it is one
-thread: splitting the fill over two Python threads measured slower here.
+thread (splitting a sub-millisecond fill over Python threads adds their
+hand-over to it).
 The machine's load average is printed: on a shared machine the medians of
 multi-threaded variants suffer most, so compare ratios of the same run.
 
 ONNX Runtime is measured in both of its thread-pool settings and compared at
 the faster one. With intra-op spinning on (its default), its idle workers
-keep spinning after a run and hold a core while whatever runs next works:
-measured here, our K = 36 call took 4.2 ms with a spinning session alive
-(even 20 ms after its last run) against 2.3 ms without. So the interleaved
-loop uses a session with spinning off (as fassst_rt's own backend does), and
-the spinning session is timed afterwards in a second loop without our
-kernel, interleaved with the NumPy and floor variants as before, and then
+keep spinning after a run and hold a core while whatever runs next works, so
+a spinning session left alive slows down every variant timed after it, ours
+included (benchmarks/results/kernels_history.md records by how much). So the
+interleaved loop uses a session with spinning off (as fassst_rt's own backend
+does), and the spinning session is timed afterwards in a second loop without
+our kernel, interleaved with the NumPy and floor variants as before, and then
 closed.
+
+--call-overhead times what a call costs besides its work: ops.roi_fuse at
+the shipped model's shapes with K = 0 (validation and the Python/C++ entry
+only) and K = 1 (plus the thread count, the grids and the tasks of one ROI,
+on the calling thread: a call this small wakes no worker), with the default
+thread count, back to back ("warm") and each after
+writing a buffer larger than the caches ("cold", as after a frame engine
+ran). The comments on the entry path (fassst_rt/ops.py, the NumPy bindings,
+the thread pool) name it as the way to re-measure their choices.
 """
 
 import argparse
@@ -202,6 +213,37 @@ def model_case(path):
     return Path(path).name, m.mask_channels, sizes, m.roi_size, tuple(m.strides)
 
 
+SHIPPED_SHAPES = (32, (24, 12, 6), 16, (8, 16, 32))  # M, map sizes, S, strides
+
+
+def call_overhead(runs, evict_bytes=64 << 20, seed=0):
+    """{"K=k, warm|cold": median us} of ops.roi_fuse calls at the shipped
+    model's shapes: back to back, and each after writing `evict_bytes`
+    (outside the timed region), with the default thread count."""
+    channels, sizes, out_size, strides = SHIPPED_SHAPES
+    rng = np.random.default_rng(seed)
+    evict = np.empty(evict_bytes // 4, np.float32)
+    ops.set_num_threads(0)
+    medians = {}
+    for k in (0, 1):
+        maps, rois = make_case(rng, channels, sizes, k, sizes[0] * strides[0])
+        out = np.empty((k, channels, out_size, out_size), np.float32)
+
+        def call():
+            return ops.roi_fuse(*maps, rois, out_size, strides, out=out)
+
+        call()
+        warm, cold = [], []
+        for _ in range(runs):
+            warm.append(timed(call))
+        for _ in range(runs):
+            evict.fill(1.0)
+            cold.append(timed(call))
+        medians["K={}, warm".format(k)] = statistics.median(warm) * 1e6
+        medians["K={}, cold".format(k)] = statistics.median(cold) * 1e6
+    return medians
+
+
 def print_case(r):
     print("\n{label}M={channels} maps={map_sizes} S={output_size} K={num_rois} threads={threads} runs={runs}"
           " (load average {load})".format(load="?" if r["load_average"] is None else "%.1f" % r["load_average"],
@@ -237,7 +279,19 @@ def main(argv=None):
                         help="also run at this exported model's shapes (M, maps, S, strides from its "
                              "metadata); default: engines/fassst_default.onnx when present; '' for none")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--call-overhead", action="store_true",
+                        help="only time small roi_fuse calls (K = 0 and 1, the shipped model's shapes), "
+                             "warm and cold; see the module docstring")
     args = parser.parse_args(argv)
+    if args.call_overhead:
+        medians = call_overhead(args.runs)
+        print("ops.roi_fuse at M={} maps={} S={}, default thread count ({}), median of {} calls:".format(
+            SHIPPED_SHAPES[0], list(SHIPPED_SHAPES[1]), SHIPPED_SHAPES[2], ops.get_num_threads(), args.runs))
+        for name, us in medians.items():
+            print("  {:<10s} {:8.1f} us".format(name, us))
+        if args.json:
+            args.json.write_text(json.dumps({"call_overhead_median_us": medians, "runs": args.runs}, indent=2))
+        return 0
 
     threads = args.threads or ops.get_num_threads()
     sizes = (args.map_size, (args.map_size + 1) // 2, (args.map_size + 3) // 4)

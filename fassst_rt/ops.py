@@ -191,12 +191,12 @@ def _device_features(names: Sequence[str], arrays: Sequence[Any], stream: int):
 # and values itself. A call it rejects falls through to the checked path,
 # which converts what it may or raises a clear error (a failing call writes
 # nothing, so trying again is safe). Why: the checked path touches a dozen
-# Python and NumPy functions; when their code is out of the caches (after a
-# frame engine ran, as in every frame) that costs ~0.1 ms, a tenth of a K = 8
-# roi_fuse on 2 cores (docs/kernels.md). The fast path is written out in each
-# op rather than shared through a helper taking a closure: the Python calls
-# that saves are worth microseconds each when cold (a cold K = 0 roi_fuse
-# took 36-46 us through the helper, 24-26 us written out).
+# Python and NumPy functions, and when their code is out of the caches (after
+# a frame engine ran, as in every frame) that is a sizeable share of a small
+# roi_fuse. The fast path is written out in each op rather than shared
+# through a helper taking a closure: each Python call it saves costs
+# microseconds when cold. Re-measure with
+# `python benchmarks/kernels.py --call-overhead` (cold and warm small calls).
 _REJECTED = (TypeError, ValueError, IndexError)
 _ndarray = np.ndarray
 

@@ -1,7 +1,8 @@
 """benchmarks/kernels.py's bootstrap interval of a ratio of medians: exact on
 noiseless times, around the point estimate, oriented the right way, and
-narrower with more runs. A short run of the benchmark itself is in CI's last
-step (it needs ONNX Runtime and a minute)."""
+narrower with more runs; and a short run of its --call-overhead timing. A
+short run of the benchmark itself is in CI's last step (it needs ONNX Runtime
+and a minute)."""
 
 import os
 import sys
@@ -12,7 +13,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
 try:
-    from kernels import median_ratio_interval  # noqa: E402
+    from kernels import call_overhead, median_ratio_interval  # noqa: E402
 finally:
     sys.path.pop(0)
 
@@ -47,3 +48,10 @@ def test_more_runs_narrow_the_interval():
 def test_an_empty_list_is_refused():
     with pytest.raises(ValueError, match="non-empty"):
         median_ratio_interval([], [1.0])
+
+
+def test_call_overhead_times_each_size_cold_and_warm():
+    medians = call_overhead(runs=5, evict_bytes=1 << 20)
+    assert sorted(medians) == ["K=0, cold", "K=0, warm", "K=1, cold", "K=1, warm"]
+    # microseconds: above zero, and far below a second
+    assert all(0.0 < us < 1e6 for us in medians.values()), medians

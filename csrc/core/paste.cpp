@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "core/parallel.h"
 #include "kernels/common/interp_math.h"
+#include "parallel/thread_pool.h"
 
 namespace fassst {
 namespace {

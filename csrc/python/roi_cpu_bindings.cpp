@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/errors.h"
-#include "core/parallel.h"
 #include "core/roi_ops.h"
+#include "parallel/thread_pool.h"
 #include "python/bindings.h"
 
 namespace py = pybind11;
@@ -18,9 +18,9 @@ namespace python {
 namespace {
 
 // Arrays are taken untyped and checked from their descriptor's fields:
-// py::array_t<float> asks NumPy whether the dtypes are equivalent, a code path
-// that cost 6-7 us of a cold call (a K = 0 call 29-31 -> 22-25 us,
-// docs/kernels.md).
+// py::array_t<float> asks NumPy whether the dtypes are equivalent, a longer
+// code path that shows in the fixed cost of every call, cold or warm
+// (`python benchmarks/kernels.py --call-overhead` times it).
 using FloatArray = py::array;
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__

@@ -14,7 +14,6 @@
 #include "core/input_mapping.h"
 #include "core/json.h"
 #include "core/letterbox.h"
-#include "core/parallel.h"
 #include "core/paste.h"
 #include "core/roi_ops.h"
 #include "core/select.h"
@@ -22,6 +21,7 @@
 #include "core/tiling.h"
 #include "fassst/instances.h"
 #include "fassst/metadata.h"
+#include "parallel/thread_pool.h"
 
 using namespace fassst;
 

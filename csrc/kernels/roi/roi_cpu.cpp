@@ -1,325 +1,53 @@
 // CPU loops of roi_crop and roi_fuse. The arithmetic is roi_math.h's; this
-// file only decides what is computed once, the memory layout, the threading
-// and the instruction set the loops are compiled for:
-//  - the taps of each ROI on each level, and what the loops derive from them
-//    (valid columns, the map window read, which rows each output row blends),
-//    once per call, shared by every channel; the up2 taps likewise;
-//  - blend() is split into its two halves: lerp_x over the map rows a grid
-//    reads, then lerp_y between two of those x-interpolated rows. The
+// file decides what is computed once, the memory layout, the threading and
+// the instruction set the loops are compiled for. Its parts:
+//  - roi_cpu_grid.h: the taps of each ROI on each level, and what the loops
+//    derive from them (valid columns, the map window read, which rows each
+//    output row blends), once per call, shared by every channel; the up2
+//    taps likewise;
+//  - here, blend() split into its two halves: lerp_x over the map rows a
+//    grid reads, then lerp_y between two of those x-interpolated rows. The
 //    x-interpolated rows are made lazily, kRowBlock (4) at a time so that
 //    each column tap is loaded once for all of them, just before the first
 //    output row that blends them, and the map window is read one row at a
 //    time, so what a row is made from is still in L1;
-//  - kLanes = 8 channels of one ROI are processed together, the channel
-//    innermost ("lane-interleaved": [y][x][lane]). In a plane, a column tap
-//    means one scalar indexed load per value; with the channel innermost it
-//    is one contiguous 8-float load, so every arithmetic loop is a plain loop
-//    over 8 lanes with the tap's weights broadcast, which the compiler turns
-//    into one 256-bit (AVX2) or two 128-bit (SSE2, NEON) operations per step;
-//  - moving between channel planes (the maps read, the output written) and
-//    the interleaved layout is a transpose, done with 4 x 4 in-register
-//    transposes on x86-64 (SSE2, or AVX2 on [lanes 0-3 | 4-7] halves) and
-//    plain loops elsewhere (data movement only: no arithmetic). With AVX2,
-//    roi_fuse's output rows are transposed straight from the registers the
-//    last blend leaves them in, four columns at a time;
+//  - lane_interleave.h: kLanes = 8 channels of one ROI are processed
+//    together, the channel innermost ("lane-interleaved": [y][x][lane]). In a
+//    plane, a column tap means one scalar indexed load per value; with the
+//    channel innermost it is one contiguous 8-float load, so every arithmetic
+//    loop is a plain loop over 8 lanes with the tap's weights broadcast,
+//    which the compiler turns into one 256-bit (AVX2) or two 128-bit (SSE2,
+//    NEON) operations per step. Moving between channel planes (the maps
+//    read, the output written) and the interleaved layout is a transpose.
+//    With AVX2, roi_fuse's output rows are transposed straight from the
+//    registers the last blend leaves them in, four columns at a time (here);
 //  - roi_fuse keeps R3, Q and all intermediate rows in per-thread scratch
 //    (L1/L2-resident, kept between calls) and writes each output element
 //    once;
-//  - tasks (ROI x 8-channel group) are drawn from a shared counter by the
-//    threads of core/parallel.h's pool;
-//  - on x86-64 the per-task loops are compiled twice, for the SSE2 baseline
-//    and for AVX2, and the AVX2 copy is used when the CPU has it. AVX2 only,
-//    not FMA: both copies do the same float32 multiplies and adds in the same
-//    order (roi_math.h's), so their results are bit-identical.
+//  - kernels/common/task_runner.h: tasks (ROI x 8-channel group) are drawn
+//    from a shared counter by the threads of parallel/thread_pool.h's pool;
+//  - roi_cpu_isa.h, kernels/common/cpu_features.h: on x86-64 the per-task
+//    loops are compiled twice, for the SSE2 baseline and for AVX2, and the
+//    AVX2 copy is used when the CPU has it. AVX2 only, not FMA: both copies
+//    do the same float32 multiplies and adds in the same order (roi_math.h's),
+//    so their results are bit-identical.
 #include "kernels/roi/roi_cpu.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cassert>
-#include <cstdlib>
-#include <cstring>
-#include <thread>
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
-#include "core/parallel.h"
+#include "kernels/common/cpu_features.h"
+#include "kernels/common/task_runner.h"
+#include "kernels/roi/lane_interleave.h"
+#include "kernels/roi/roi_cpu_grid.h"
+#include "kernels/roi/roi_cpu_isa.h"
 #include "kernels/roi/roi_math.h"
-
-// FASSST_ROI_PORTABLE (a test switch) builds the plain-loop path of other
-// architectures (aarch64) on x86-64 too.
-#if (defined(__x86_64__) || defined(_M_X64)) && !defined(FASSST_ROI_PORTABLE)
-#include <emmintrin.h>
-#define FASSST_ROI_SSE2 1
-#else
-#define FASSST_ROI_SSE2 0
-#endif
-
-// The AVX2 copy needs GCC/Clang function attributes and x86-64.
-#if FASSST_ROI_SSE2 && (defined(__GNUC__) || defined(__clang__)) && !defined(FASSST_ROI_NO_AVX2)
-#define FASSST_ROI_AVX2 1
-#else
-#define FASSST_ROI_AVX2 0
-#endif
-
-#if FASSST_ROI_AVX2
-#include <immintrin.h>
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FASSST_FLATTEN __attribute__((flatten))
-#else
-#define FASSST_FLATTEN
-#endif
 
 namespace fassst {
 namespace roi {
 namespace {
-
-// Channels processed together: one 256-bit vector of floats.
-constexpr int kLanes = 8;
-
-// An n x n grid sampled from one map by row taps and column taps (an ROI on
-// one level, or the up2 grid), with what every channel shares.
-struct Grid {
-  const AxisTap* rows;
-  // The column taps, with lo/hi turned into offsets, in floats, into an
-  // interleaved window row (see PlaneRows): what x_interpolate reads.
-  const AxisTap* cols;
-  int n;
-  // Valid column taps are [col_begin, col_end); the others sample 0.
-  int col_begin;
-  int col_end;
-  // The map window the valid taps read: rows [y_first, y_first + y_count),
-  // columns [x_first, x_first + x_count).
-  int y_first;
-  int y_count;
-  int x_first;
-  int x_count;
-  // Offsets, in floats into the x-interpolated rows (see x_interpolate), of
-  // the two rows output row i blends. Invalid row taps (weights 0) read the
-  // zero row, so lerp_y gives them 0 without a branch.
-  const int* lo_off;
-  const int* hi_off;
-  // How many x-interpolated rows (after the zero row) output row i needs.
-  const int* rows_needed;
-
-};
-
-// [first, first + count) covering lo..hi of the valid taps in t[0, n).
-void tap_range(const AxisTap* t, int n, int* first, int* count) {
-  int lo = 0, hi = -1;
-  for (int i = 0; i < n; ++i) {
-    if (!t[i].valid) continue;
-    lo = hi < 0 ? t[i].lo : std::min(lo, t[i].lo);
-    hi = std::max(hi, t[i].hi);
-  }
-  *first = lo;
-  *count = hi - lo + 1;
-}
-
-// Derives a Grid from the row and column taps (taps[0, n) and [n, 2n)),
-// rewriting the column taps in place; `offsets` receives 3n ints
-// (lo | hi | rows_needed).
-Grid make_grid(AxisTap* taps, int n, int* offsets) {
-  const AxisTap* rows = taps;
-  AxisTap* cols = taps + n;
-  Grid g{rows, cols, n, 0, 0, 0, 0, 0, 0, offsets, offsets + n, offsets + 2 * n};
-  // Sample coordinates are monotone in the bin index, so the valid column
-  // taps are one contiguous run.
-  while (g.col_begin < n && !cols[g.col_begin].valid) ++g.col_begin;
-  g.col_end = g.col_begin;
-  while (g.col_end < n && cols[g.col_end].valid) ++g.col_end;
-  assert(std::none_of(cols + g.col_end, cols + n, [](const AxisTap& t) { return t.valid; }));
-  tap_range(rows, n, &g.y_first, &g.y_count);
-  tap_range(cols, n, &g.x_first, &g.x_count);
-  for (int j = g.col_begin; j < g.col_end; ++j) {
-    cols[j].lo = (cols[j].lo - g.x_first) * kLanes;
-    cols[j].hi = (cols[j].hi - g.x_first) * kLanes;
-  }
-  const int row_floats = n * kLanes;
-  for (int i = 0; i < n; ++i) {
-    const bool v = rows[i].valid;
-    offsets[i] = v ? (1 + rows[i].lo - g.y_first) * row_floats : 0;
-    offsets[n + i] = v ? (1 + rows[i].hi - g.y_first) * row_floats : 0;
-    offsets[2 * n + i] = v ? 1 + std::max(rows[i].lo, rows[i].hi) - g.y_first : 0;
-  }
-  return g;
-}
-
-// Grids of one size, the taps they point into, and the largest scratch any
-// of them needs. The calling thread keeps its grids between calls and
-// refills them in place (reset): allocating them anew cost about 5 of the
-// 17 microseconds a cold K = 8 call spends on its grids.
-struct Grids {
-  std::vector<AxisTap> taps;  // [g][row taps | col taps]
-  std::vector<int> offsets;   // [g][lo | hi | rows_needed]
-  std::vector<Grid> grid;
-  size_t max_window_row = 0;  // floats of the longest interleaved window row
-  size_t max_x_rows = 0;  // floats of the largest set of x-interpolated rows
-
-  // Room for `count` grids of n x n bins, none made yet.
-  void reset(int64_t count, int n) {
-    taps.resize(static_cast<size_t>(count) * 2 * n);
-    offsets.resize(static_cast<size_t>(count) * 3 * n);
-    grid.clear();
-    grid.reserve(count);
-    max_window_row = 0;
-    max_x_rows = 0;
-  }
-
-  void add(AxisTap* grid_taps, int n, int* offs) {
-    grid.push_back(make_grid(grid_taps, n, offs));
-    const Grid& g = grid.back();
-    max_window_row = std::max(max_window_row, static_cast<size_t>(g.x_count) * kLanes);
-    max_x_rows = std::max(max_x_rows, static_cast<size_t>(g.y_count + 1) * n * kLanes);
-  }
-};
-
-// One grid per ROI, n x n bins on a map of height x width.
-void roi_grids(Grids& g, const float* rois, int64_t num_rois, float spatial_scale, int n,
-               int height, int width) {
-  g.reset(num_rois, n);
-  for (int64_t k = 0; k < num_rois; ++k) {
-    const float* r = rois + k * 5;
-    const RoiAxis ax = roi_axis(r[1], r[3], spatial_scale, n);
-    const RoiAxis ay = roi_axis(r[2], r[4], spatial_scale, n);
-    AxisTap* rows = g.taps.data() + k * 2 * n;
-    AxisTap* cols = rows + n;
-    for (int i = 0; i < n; ++i) rows[i] = roi_tap(ay, i, height);
-    for (int j = 0; j < n; ++j) cols[j] = roi_tap(ax, j, width);
-    g.add(rows, n, g.offsets.data() + k * 3 * n);
-  }
-}
-
-// The up2 grid: n x n from a src x src plane (taps depend on sizes only).
-// Its window is the whole source plane, so an interleaved src x src plane
-// (R3, Q) is read as it is.
-void up2_grid(Grids& g, int n, int src) {
-  g.reset(1, n);
-  for (int i = 0; i < n; ++i) g.taps[i] = g.taps[n + i] = up2_tap(i, src);
-  g.add(g.taps.data(), n, g.offsets.data());
-  assert(g.grid[0].y_first == 0 && g.grid[0].y_count == src && g.grid[0].x_first == 0 &&
-         g.grid[0].x_count == src);
-}
-
-// Eight channel rows -> one interleaved row: dst[x][lane] = p[lane][off + x].
-inline void interleave(const float* const* p, int64_t off, int n, float* __restrict dst) {
-  int x = 0;
-#if FASSST_ROI_SSE2
-  for (; x + 4 <= n; x += 4) {
-    for (int half = 0; half < 2; ++half) {
-      const float* const* q = p + 4 * half;
-      __m128 r0 = _mm_loadu_ps(q[0] + off + x), r1 = _mm_loadu_ps(q[1] + off + x);
-      __m128 r2 = _mm_loadu_ps(q[2] + off + x), r3 = _mm_loadu_ps(q[3] + off + x);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-      float* d = dst + x * kLanes + 4 * half;
-      _mm_storeu_ps(d, r0);
-      _mm_storeu_ps(d + kLanes, r1);
-      _mm_storeu_ps(d + 2 * kLanes, r2);
-      _mm_storeu_ps(d + 3 * kLanes, r3);
-    }
-  }
-#endif
-  for (; x < n; ++x)
-    for (int v = 0; v < kLanes; ++v) dst[x * kLanes + v] = p[v][off + x];
-}
-
-// The inverse: an interleaved row of n values per lane -> the first `lanes`
-// lanes' output rows, dst + lane * plane_stride.
-inline void deinterleave(const float* __restrict src, int n, int lanes, float* dst,
-                         int64_t plane_stride) {
-  int j = 0;
-#if FASSST_ROI_SSE2
-  if (lanes == kLanes) {
-    for (; j + 4 <= n; j += 4) {
-      for (int half = 0; half < 2; ++half) {
-        const float* s = src + j * kLanes + 4 * half;
-        __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + kLanes);
-        __m128 r2 = _mm_loadu_ps(s + 2 * kLanes), r3 = _mm_loadu_ps(s + 3 * kLanes);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        float* d = dst + 4 * half * plane_stride + j;
-        _mm_storeu_ps(d, r0);
-        _mm_storeu_ps(d + plane_stride, r1);
-        _mm_storeu_ps(d + 2 * plane_stride, r2);
-        _mm_storeu_ps(d + 3 * plane_stride, r3);
-      }
-    }
-  }
-#endif
-  for (int v = 0; v < lanes; ++v)
-    for (int jj = j; jj < n; ++jj) dst[v * plane_stride + jj] = src[jj * kLanes + v];
-}
-
-#if FASSST_ROI_AVX2
-// AVX2 versions of interleave / deinterleave: four columns of eight lanes at
-// a time, as [lanes 0-3 | lanes 4-7] 256-bit registers and one in-lane 4 x 4
-// transpose. Interleaved rows are written and read as whole 256-bit vectors,
-// which the loads of x_interpolate (8 lanes of one column) then get
-// forwarded from the store buffer.
-__attribute__((target("avx2"))) inline void transpose4_in_lanes(__m256& r0, __m256& r1,
-                                                                 __m256& r2, __m256& r3) {
-  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  r0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-  r1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  r2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-  r3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-}
-
-__attribute__((target("avx2"))) inline void interleave_avx2(const float* const* p, int64_t off,
-                                                             int n, float* __restrict dst) {
-  int x = 0;
-  for (; x + 4 <= n; x += 4) {
-    __m256 r[4];
-    for (int v = 0; v < 4; ++v)
-      r[v] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[v] + off + x)),
-                                  _mm_loadu_ps(p[v + 4] + off + x), 1);
-    transpose4_in_lanes(r[0], r[1], r[2], r[3]);
-    for (int q = 0; q < 4; ++q) _mm256_storeu_ps(dst + (x + q) * kLanes, r[q]);
-  }
-  for (; x < n; ++x) {
-    const int64_t o = off + x;
-    _mm256_storeu_ps(dst + x * kLanes, _mm256_setr_ps(p[0][o], p[1][o], p[2][o], p[3][o], p[4][o],
-                                                      p[5][o], p[6][o], p[7][o]));
-  }
-}
-
-__attribute__((target("avx2"))) inline void deinterleave_avx2(const float* __restrict src, int n,
-                                                               int lanes, float* dst,
-                                                               int64_t plane_stride) {
-  int j = 0;
-  if (lanes == kLanes) {
-    for (; j + 4 <= n; j += 4) {
-      __m256 r[4];
-      for (int q = 0; q < 4; ++q) r[q] = _mm256_loadu_ps(src + (j + q) * kLanes);
-      transpose4_in_lanes(r[0], r[1], r[2], r[3]);
-      for (int v = 0; v < 4; ++v) {
-        _mm_storeu_ps(dst + v * plane_stride + j, _mm256_castps256_ps128(r[v]));
-        _mm_storeu_ps(dst + (v + 4) * plane_stride + j, _mm256_extractf128_ps(r[v], 1));
-      }
-    }
-  }
-  for (int v = 0; v < lanes; ++v)
-    for (int jj = j; jj < n; ++jj) dst[v * plane_stride + jj] = src[jj * kLanes + v];
-}
-#endif
-
-// The transposes of the instruction set a task is compiled for.
-template <bool kAvx2>
-inline void interleave_isa(const float* const* p, int64_t off, int n, float* __restrict dst) {
-#if FASSST_ROI_AVX2
-  if (kAvx2) return interleave_avx2(p, off, n, dst);
-#endif
-  interleave(p, off, n, dst);
-}
-
-template <bool kAvx2>
-inline void deinterleave_isa(const float* __restrict src, int n, int lanes, float* dst,
-                             int64_t plane_stride) {
-#if FASSST_ROI_AVX2
-  if (kAvx2) return deinterleave_avx2(src, n, lanes, dst, plane_stride);
-#endif
-  deinterleave(src, n, lanes, dst, plane_stride);
-}
 
 // Where x_interpolate reads the map rows of a grid's window, interleaved
 // ([x - x_first][lane]): built one row at a time from kLanes channel planes
@@ -539,69 +267,6 @@ struct LaneGroup {
   }
 };
 
-// Runs prepare() and then task(t, scratch) for every t in [0, num_tasks) on
-// up to num_threads threads. The calling thread runs prepare() after the
-// workers have been woken, and they wait for it (spinning: it takes tens of
-// microseconds), so a worker's wake-up, which takes about as long on an idle
-// core, overlaps the per-call setup instead of following it. Tasks are
-// handed out one at a time from a shared counter rather than split evenly up
-// front, so a thread slowed down (a core shared with another process, larger
-// ROIs) just takes fewer. Each thread gets its scratch once per call
-// (make_scratch returns a reference to it). A thread is added only per
-// kOutputPerThread output values: below that, waking a worker costs more
-// than it saves (measured on 2 cores, the shipped model's shapes, M = 32,
-// S = 16: K = 8, 65 K values, 0.106 ms on one thread vs 0.125 on two; K = 36,
-// 295 K values, 0.55 vs 0.48).
-constexpr int64_t kOutputPerThread = 128 * 1024;
-
-template <typename Prepare, typename MakeScratch, typename Task>
-void run_tasks(int64_t num_tasks, int64_t output_values, int num_threads, const Prepare& prepare,
-               const MakeScratch& make_scratch, const Task& task) {
-  const int64_t useful = std::max<int64_t>(1, output_values / kOutputPerThread);
-  const int threads = static_cast<int>(std::max<int64_t>(
-      1, std::min({static_cast<int64_t>(num_threads > 0 ? num_threads : default_num_threads()),
-                   num_tasks, useful})));
-  std::atomic<int64_t> next{0};
-  enum : int { kPreparing, kPrepared, kFailed };
-  std::atomic<int> stage{kPreparing};
-  // One index per thread (min_chunk 1); index 0 is the calling thread's.
-  parallel_for(threads, threads, 1, [&](int64_t first, int64_t) {
-    if (first == 0) {
-      try {
-        prepare();
-      } catch (...) {
-        stage.store(kFailed, std::memory_order_release);  // parallel_for rethrows it
-        throw;
-      }
-      stage.store(kPrepared, std::memory_order_release);
-    } else {
-      int now;
-      for (int spins = 0; (now = stage.load(std::memory_order_acquire)) == kPreparing; ++spins) {
-        // Spin briefly, then yield: a worker woken onto the caller's core
-        // (the other one busy) must not hold that core while the caller,
-        // preempted by it, still has prepare() to finish.
-        if (spins < 256)
-          cpu_relax();
-        else
-          std::this_thread::yield();
-      }
-      if (now == kFailed) return;
-    }
-    auto& scratch = make_scratch();
-    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < num_tasks;
-         t = next.fetch_add(1, std::memory_order_relaxed))
-      task(t, scratch);
-  });
-}
-
-// The scratch of the calling thread, kept between calls (the pool's workers
-// live on): allocating and zeroing it anew costs several microseconds a call.
-template <typename Scratch>
-Scratch& thread_scratch() {
-  thread_local Scratch s;
-  return s;
-}
-
 // `v` with at least n floats; its contents are not kept when it grows.
 void fit(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.assign(n, 0.0f);
@@ -612,22 +277,6 @@ void fit(std::vector<float>& v, size_t n) {
 void zero_row(std::vector<float>& h, int n) {
   std::fill(h.begin(), h.begin() + static_cast<int64_t>(n) * kLanes, 0.0f);
 }
-
-#if FASSST_ROI_AVX2
-// Whether the AVX2 copy of the loops runs: where the CPU has AVX2, unless the
-// environment variable FASSST_CPU_NO_AVX2 is set to a non-empty value other
-// than "0" (to test the portable copy on an AVX2 machine; both give the same
-// bits).
-bool cpu_has_avx2() {
-  static const bool has = [] {
-    const char* off = std::getenv("FASSST_CPU_NO_AVX2");
-    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
-#endif
 
 // ---- roi_crop --------------------------------------------------------------
 

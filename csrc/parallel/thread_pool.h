@@ -1,14 +1,16 @@
 // A minimal parallel loop over [0, n) with static chunks, run on a small
-// persistent pool of worker threads.
+// persistent pool of worker threads. It sits below everything else in csrc/
+// (it includes only the standard library and system headers), so the kernels
+// and the core may both use it.
 //
-// Starting and joining std::threads costs tens of microseconds per call,
-// which is a tenth of a small roi_fuse (K = 8 takes a few hundred). The pool
-// keeps its workers waiting on a condition variable between calls. It is
-// used by one caller at a time: a second caller meanwhile (another thread, or
-// a parallel_for nested inside a worker) starts threads of its own, as
-// parallel_for always did. Chunks no worker has started by the time the
-// caller finishes its own are run by the caller. After fork() the child makes a new pool (the
-// parent's workers do not exist there).
+// Starting and joining std::threads costs tens of microseconds per call, a
+// large share of a small roi_fuse (`python benchmarks/kernels.py --rois 8`
+// times such calls). The pool keeps its workers waiting on a condition variable
+// between calls. It is used by one caller at a time: a second caller
+// meanwhile (another thread, or a parallel_for nested inside a worker) starts
+// threads of its own. Chunks no worker has started by the time the caller
+// finishes its own are run by the caller. After fork() the child makes a new
+// pool (the parent's workers do not exist there).
 #pragma once
 
 #include <algorithm>
@@ -62,9 +64,11 @@ inline void spin_until_zero(const std::atomic<int>& counter) {
 }
 
 // Number of worker threads used when the caller passes num_threads <= 0.
-// Read once per process: std::thread::hardware_concurrency() opens and reads
-// /sys/devices/system/cpu/online on every call (glibc 2.36): 15-20 us warm and
-// 55-60 us cold here, a third of a cold roi_fuse at the shipped model's shapes.
+// Read once per process: with glibc, std::thread::hardware_concurrency()
+// opens and reads /sys/devices/system/cpu/online on every call (`strace -e
+// trace=openat python -c "import os; os.cpu_count(); os.cpu_count()"` shows
+// the same glibc call doing so), system calls that are a sizeable share of a
+// small cold call (`python benchmarks/kernels.py --call-overhead`, K = 1).
 inline int default_num_threads() {
   static const int count = [] {
     const unsigned hw = std::thread::hardware_concurrency();
@@ -160,13 +164,14 @@ class ThreadPool {
 
   // Keeps the workers on CPUs other than the caller's: a worker that slept
   // for a while is otherwise often woken onto the waking CPU, where it
-  // competes with the caller while the other CPU idles (measured on 2 cores:
-  // K = 8 roi_fuse calls after a 20 ms pause took 1.3 ms instead of 0.8).
-  // The restriction stays between calls and is set again only when the
-  // caller has moved to another CPU or has released it (release_workers):
-  // on an idle virtual CPU each pthread_setaffinity_np takes 5-15
-  // microseconds, and the worker's own call to drop it (done until session
-  // 6) delayed its start by as much. Errors (restricted CPU sets) change
+  // competes with the caller while the other CPU idles (on a 2-core machine
+  // that makes calls after a pause markedly slower; `python
+  // benchmarks/kernels.py` times calls interleaved with other work). The
+  // restriction stays between calls and is set again only when the caller
+  // has moved to another CPU or has released it (release_workers): each
+  // pthread_setaffinity_np is a system call of several microseconds on an
+  // idle virtual CPU, and a worker dropping the restriction itself would
+  // delay its own start by as much. Errors (restricted CPU sets) change
   // nothing.
   void keep_workers_off_caller() {
 #if FASSST_KEEP_WORKERS_OFF_CALLER
