@@ -83,12 +83,30 @@ def test_output_size_type_and_strides(pyramid):
         ops.roi_fuse(*pyramid, ROIS, 28.0)
     with pytest.raises(ValueError, match=r"strides must hold three numbers"):
         ops.roi_fuse(*pyramid, ROIS, 28, strides=(8, 16))
-    with pytest.raises(ValueError, match=r"strides\[2\] must be a finite number > 0, got 0"):
+    with pytest.raises(ValueError, match=r"strides\[2\] must be a number in \[0.125, 4096\], got 0"):
         ops.roi_fuse(*pyramid, ROIS, 28, strides=(8, 16, 0))
-    with pytest.raises(ValueError, match=r"stride must be a finite number > 0, got -8"):
+    with pytest.raises(ValueError, match=r"stride must be a number in \[0.125, 4096\], got -8"):
         ops.roi_crop(pyramid[0], ROIS, 7, -8)
     with pytest.raises(ValueError, match=r"output_size must be >= 1, got 0"):
         ops.roi_crop(pyramid[0], ROIS, 0, 8)
+
+
+@pytest.mark.parametrize("stride", [1e-40, 1e-3, 5000.0, float("nan"), float("inf")])
+def test_strides_whose_map_coordinates_would_overflow_are_refused(pyramid, stride):
+    with pytest.raises(ValueError, match=r"stride must be a number in \[0.125, 4096\]"):
+        ops.roi_crop(pyramid[0], ROIS, 8, stride)
+    with pytest.raises(ValueError, match=r"strides\[0\] must be a number in \[0.125, 4096\]"):
+        ops.roi_fuse(*pyramid, ROIS, 28, strides=(stride, 16, 32))
+
+
+@pytest.mark.parametrize("value", [3e38, -3e38, 2.0 ** 25])
+def test_roi_coordinates_beyond_2_24_pixels_are_refused(pyramid, value):
+    rois = ROIS.copy()
+    rois[0, 3] = value
+    with pytest.raises(ValueError, match=r"rois\[0, 3\] \(x2\) must be within \+-16777216 input pixels"):
+        ops.roi_fuse(*pyramid, rois)
+    rois[0, 3] = 2.0 ** 24  # the bound itself is valid
+    ops.roi_crop(pyramid[0], rois, 8, 8)
 
 
 def test_empty_feature_maps(pyramid):

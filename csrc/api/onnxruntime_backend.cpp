@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/errors.h"
+#include "core/model_file.h"
 #include "core/sha256.h"
 #include "fassst/backend.h"
 
@@ -32,10 +33,6 @@ std::string tail_path_for(const std::string& path) {
   return path.substr(0, dot) + ".tail" + path.substr(dot);
 }
 
-bool is_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return static_cast<bool>(f);
-}
 
 // One environment per process, as ONNX Runtime recommends (it owns the
 // logging manager and the global thread pools).
@@ -66,8 +63,10 @@ class OnnxRuntimeBackend : public Backend {
       throw ModelError(path_ + ": a portable single-graph export runs in ONNX Runtime (or another runtime) "
                                "directly, not in a Segmenter: see docs/portable.md; give the Segmenter the "
                                "two-graph NAME.onnx");
-    if (!is_file(path_)) throw ModelError(path_ + ": the model's frame graph does not exist");
-    if (!is_file(tail_path_)) throw ModelError(tail_path_ + ": the model's tail graph does not exist");
+    // Read here (regular files of model size only), hashed from the bytes
+    // the session is made of.
+    const std::string frame_bytes = read_model_file(path_, "frame graph");
+    const std::string tail_bytes = read_model_file(tail_path_, "tail graph");
     if (options.num_threads < 0)
       throw InvalidArgument(message("num_threads must be >= 0 (0: ONNX Runtime's default), got ", options.num_threads));
     cpu_threads_ = options.num_threads;
@@ -82,14 +81,14 @@ class OnnxRuntimeBackend : public Backend {
       OrtCUDAProviderOptions cuda{};
       so.AppendExecutionProvider_CUDA(cuda);
     }
-    frame_ = open_session(path_, so);
+    frame_ = open_session(path_, frame_bytes, so);
     meta_ = read_metadata();
-    const std::string actual = sha256_file(tail_path_);
+    const std::string actual = sha256_bytes(tail_bytes);
     if (!meta_.tail_sha256.empty() && actual != meta_.tail_sha256)
       throw ModelError(message(tail_path_, ": does not belong to ", path_, ": its sha256 is ", actual,
                                " but the frame graph's metadata names ", meta_.tail_sha256,
                                "; export the two files together"));
-    tail_ = open_session(tail_path_, so);
+    tail_ = open_session(tail_path_, tail_bytes, so);
     check_io();
   }
 
@@ -172,9 +171,10 @@ class OnnxRuntimeBackend : public Backend {
     throw InvalidArgument("device must be 'auto', 'cpu' or 'cuda' for ONNX Runtime, got '" + device + "'");
   }
 
-  std::unique_ptr<Ort::Session> open_session(const std::string& path, const Ort::SessionOptions& so) {
+  std::unique_ptr<Ort::Session> open_session(const std::string& path, const std::string& bytes,
+                                             const Ort::SessionOptions& so) {
     try {
-      return std::unique_ptr<Ort::Session>(new Ort::Session(environment(), path.c_str(), so));
+      return std::unique_ptr<Ort::Session>(new Ort::Session(environment(), bytes.data(), bytes.size(), so));
     } catch (const Ort::Exception& e) {
       std::string what = e.what();
       what = what.substr(0, what.find('\n'));
@@ -220,6 +220,12 @@ class OnnxRuntimeBackend : public Backend {
       throw ModelError(message(path_, ": the frame graph must have input '", kFrameInput,
                                "' and outputs ['boxes', 'scores', 'p1', 'p2', 'p3'], has ", joined(ins), " -> ",
                                joined(outs)));
+    const size_t input_index = std::find(ins.begin(), ins.end(), kFrameInput) - ins.begin();
+    const std::vector<int64_t> input = frame_->GetInputTypeInfo(input_index).GetTensorTypeAndShapeInfo().GetShape();
+    const int64_t side = meta_.input_size;
+    if (dims_conflict(input, {-1, 3, side, side}))
+      throw ModelError(message(path_, ": input '", kFrameInput, "' has shape ", shape_text(input),
+                               ", but the metadata says input_size = ", side, ": (B, 3, ", side, ", ", side, ")"));
     const int64_t n = meta_.num_cells(), c = meta_.num_classes();
     const std::vector<int64_t> boxes = output_shape(*frame_, outs, "boxes"), scores = output_shape(*frame_, outs, "scores");
     if (dims_conflict(boxes, {-1, n, 4}))

@@ -11,14 +11,13 @@
 #include <NvInfer.h>
 #include <cuda_runtime_api.h>
 
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <type_traits>
 
 #include "core/cuda_device.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/model_file.h"
 #include "core/metadata_document.h"
 #include "core/roi_ops_cuda.h"
 #include "fassst/backend.h"
@@ -35,11 +34,6 @@ class Logger : public nvinfer1::ILogger {
   std::string last_error;
 };
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError(message(path, ": the model's ", what, " does not exist or cannot be read"));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string strip_suffix(const std::string& path, const std::string& suffix) {
   return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0
@@ -71,7 +65,7 @@ class TensorRTBackend : public Backend {
     const std::string root = strip_suffix(path, ".plan");
     tail_path_ = root + ".tail.plan";
     const std::string json_path = path + ".json";
-    const json::Value doc = json::parse(read_file(json_path, "sidecar (NAME.plan.json)"), json_path);
+    const json::Value doc = json::parse(read_model_file(json_path, "sidecar (NAME.plan.json)"), json_path);
     // The layout `fassst-rt build` writes (fassst_rt/backends/trt_plan.py).
     const json::Value* format = doc.is_object() ? doc.find("format") : nullptr;
     if (!format || !format->is_string() || format->as_string() != "fassst-tensorrt")
@@ -176,7 +170,7 @@ class TensorRTBackend : public Backend {
 
  private:
   Engine load(const std::string& path, const char* what) {
-    const std::string blob = read_file(path, what);
+    const std::string blob = read_model_file(path, what);
     Engine e;
     e.engine.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));
     if (!e.engine)

@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/metadata_document.h"
+#include "core/roi_ops.h"
 
 namespace fassst {
 namespace {
@@ -19,22 +20,25 @@ class Reader {
 
   static std::string got(const json::Value* v) { return v ? v->repr() : "nothing"; }
 
-  // An integer >= minimum (booleans are not integers, as in the Python check).
-  int integer(const json::Value& obj, const char* key, int minimum, const std::string& name,
+  // An integer in [minimum, maximum] (booleans are not integers).
+  int integer(const json::Value& obj, const char* key, int minimum, int maximum, const std::string& name,
               const int* fallback = nullptr) const {
     const json::Value* v = obj.find(key);
-    if ((!v || v->is_null()) && fallback && !v) return *fallback;
-    if (!v || !v->is_integer() || v->as_number() < minimum || v->as_number() > 2147483647.0)
-      fail(message(name, " must be an integer >= ", minimum, ", got ", got(v)));
+    if (!v && fallback) return *fallback;
+    if (!v || !v->is_integer() || v->as_number() < minimum || v->as_number() > maximum)
+      fail(message(name, " must be an integer in [", minimum, ", ", maximum, "], got ", got(v)));
     return static_cast<int>(v->as_number());
   }
 
-  std::array<float, 3> floats3(const json::Value& obj, const char* key, const std::string& name) const {
+  // Three numbers, each in [minimum, maximum] (finite).
+  std::array<float, 3> floats3(const json::Value& obj, const char* key, const std::string& name, double minimum,
+                               double maximum) const {
     const json::Value* v = obj.find(key);
     bool ok = v && v->is_array() && v->as_array().size() == 3;
     if (ok)
-      for (const auto& item : v->as_array()) ok = ok && item.is_number();
-    if (!ok) fail(message(name, " must be a list of 3 numbers, got ", got(v)));
+      for (const auto& item : v->as_array())
+        ok = ok && item.is_number() && item.as_number() >= minimum && item.as_number() <= maximum;
+    if (!ok) fail(message(name, " must be a list of 3 numbers in [", minimum, ", ", maximum, "], got ", got(v)));
     std::array<float, 3> out{};
     for (int i = 0; i < 3; ++i) out[i] = static_cast<float>(v->as_array()[i].as_number());
     return out;
@@ -48,9 +52,11 @@ class Reader {
     return static_cast<float>(v->as_number());
   }
 
-  double number(const json::Value& obj, const char* key, const std::string& name) const {
+  double number(const json::Value& obj, const char* key, const std::string& name, double minimum,
+                double maximum) const {
     const json::Value* v = obj.find(key);
-    if (!v || !v->is_number()) fail(message(name, " must be a number, got ", got(v)));
+    if (!v || !v->is_number() || !(v->as_number() >= minimum && v->as_number() <= maximum))
+      fail(message(name, " must be a number in [", minimum, ", ", maximum, "], got ", got(v)));
     return v->as_number();
   }
 
@@ -73,7 +79,7 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
   if (!version || !version->is_integer() || version->as_number() != ModelMetadata::kFormatVersion)
     r.fail(message("metadata format version ", Reader::got(version),
                    " is not supported (this fassst_rt reads version ", ModelMetadata::kFormatVersion, ")"));
-  m.input_size = r.integer(doc, "input_size", 32, "input_size");
+  m.input_size = r.integer(doc, "input_size", 32, kMaxInputSize, "input_size");
 
   const json::Value* mapping = doc.find("input_mapping");
   if (!mapping || !mapping->is_object())
@@ -83,10 +89,8 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
       r.fail(message("input_mapping.channel_order must be 'rgb' or 'bgr', got ", order->repr()));
     m.channel_order = order->as_string();
   }
-  m.mean = r.floats3(*mapping, "mean", "input_mapping.mean");
-  m.std = r.floats3(*mapping, "std", "input_mapping.std");
-  for (float s : m.std)
-    if (!(s > 0.0f)) r.fail(message("input_mapping.std must be > 0, got ", mapping->find("std")->repr()));
+  m.mean = r.floats3(*mapping, "mean", "input_mapping.mean", -1e3, 1e3);
+  m.std = r.floats3(*mapping, "std", "input_mapping.std", 1e-6, 1e3);
   const json::Value* u16 = mapping->find("uint16");
   if (u16 && !u16->is_null()) {
     if (!u16->is_object()) r.fail("input_mapping.uint16 must be an object or null");
@@ -95,21 +99,21 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
       r.fail(message("input_mapping.uint16.kind must be a string, got ", Reader::got(kind)));
     m.uint16.kind = kind->as_string();
     if (m.uint16.kind == "percentile") {
-      m.uint16.low = r.number(*u16, "low", "input_mapping.uint16.low");
-      m.uint16.high = r.number(*u16, "high", "input_mapping.uint16.high");
+      m.uint16.low = r.number(*u16, "low", "input_mapping.uint16.low", 0.0, 100.0);
+      m.uint16.high = r.number(*u16, "high", "input_mapping.uint16.high", 0.0, 100.0);
     } else if (m.uint16.kind == "window") {
-      m.uint16.min = r.number(*u16, "min", "input_mapping.uint16.min");
-      m.uint16.max = r.number(*u16, "max", "input_mapping.uint16.max");
+      m.uint16.min = r.number(*u16, "min", "input_mapping.uint16.min", 0.0, 65535.0);
+      m.uint16.max = r.number(*u16, "max", "input_mapping.uint16.max", 0.0, 65535.0);
     } else if (m.uint16.kind != "identity") {
       r.fail(message("unknown 16-bit mapping rule ", u16->repr(), " (known kinds: percentile, window, identity)"));
     }
   }
 
-  m.grid_size = r.integer(doc, "grid_size", 1, "grid_size");
-  m.mask_channels = r.integer(doc, "mask_channels", 1, "mask_channels");
-  m.roi_size = r.integer(doc, "roi_size", 4, "roi_size");
+  m.grid_size = r.integer(doc, "grid_size", 1, kMaxGridSize, "grid_size");
+  m.mask_channels = r.integer(doc, "mask_channels", 1, kMaxMaskChannels, "mask_channels");
+  m.roi_size = r.integer(doc, "roi_size", 4, kMaxRoiSize, "roi_size");
   if (m.roi_size % 4) r.fail(message("roi_size must be a multiple of 4, got ", m.roi_size));
-  m.strides = r.floats3(doc, "strides", "strides");
+  m.strides = r.floats3(doc, "strides", "strides", kMinStride, kMaxStride);
   if (const json::Value* rff = doc.find("rff")) {
     if (!rff->is_bool()) r.fail(message("rff must be true or false, got ", rff->repr()));
     m.rff = rff->as_bool();
@@ -118,18 +122,20 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
   bool names_ok = names && names->is_array() && !names->as_array().empty();
   if (names_ok)
     for (const auto& n : names->as_array()) names_ok = names_ok && n.is_string();
-  if (!names_ok) r.fail(message("class_names must be a non-empty list of strings, got ", Reader::got(names)));
+  if (!names_ok || names->as_array().size() > kMaxClasses)
+    r.fail(message("class_names must be a non-empty list of at most ", kMaxClasses, " strings, got ",
+                   Reader::got(names)));
   for (const auto& n : names->as_array()) m.class_names.push_back(n.as_string());
   m.score_threshold = r.unit(doc, "score_threshold", 0.3f);
   m.nms_threshold = r.unit(doc, "nms_threshold", 0.5f);
   const int default_max = m.grid_size * m.grid_size;
-  m.max_instances = r.integer(doc, "max_instances", 0, "max_instances", &default_max);
+  m.max_instances = r.integer(doc, "max_instances", 0, kMaxInstances, "max_instances", &default_max);
   const json::Value* tile = doc.find("tile");
   if (tile && !tile->is_null()) {
     if (!tile->is_object()) r.fail("tile must be an object or null");
     m.has_tile = true;
-    m.tile_size = r.integer(*tile, "size", 32, "tile.size");
-    m.tile_overlap = r.integer(*tile, "overlap", 0, "tile.overlap");
+    m.tile_size = r.integer(*tile, "size", 32, kMaxTileSize, "tile.size");
+    m.tile_overlap = r.integer(*tile, "overlap", 0, m.tile_size - 1, "tile.overlap");
   }
   const json::Value* sha = doc.find("tail_sha256");
   if (sha && !sha->is_null()) {

@@ -14,8 +14,13 @@
 namespace fassst {
 namespace {
 
-// Pixels [first, last) of one axis whose centres lie inside [lo, hi].
+// Pixels [first, last) of one axis whose centres lie inside [lo, hi]. The
+// ends are clamped in float first: a box far outside the frame (any finite
+// coordinate) must not overflow the cast to int.
 void pixel_range(float lo, float hi, int size, int* first, int* last) {
+  const float limit = static_cast<float>(size) + 1.0f;
+  lo = std::min(std::max(lo, -1.0f), limit);
+  hi = std::min(std::max(hi, -1.0f), limit);
   *first = std::max(0, static_cast<int>(std::ceil(lo - 0.5f)));
   *last = std::min(size, static_cast<int>(std::floor(hi - 0.5f)) + 1);
 }

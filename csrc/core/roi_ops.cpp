@@ -18,8 +18,9 @@ void check_feature(const char* op, const char* name, const roi::FeatureShape& f)
 }
 
 void check_stride(const char* op, const char* name, float stride) {
-  if (!(std::isfinite(stride) && stride > 0.0f))
-    throw InvalidArgument(message(op, ": ", name, " must be a finite number > 0, got ", stride));
+  if (!(stride >= kMinStride && stride <= kMaxStride))
+    throw InvalidArgument(message(op, ": ", name, " must be a number in [", kMinStride, ", ", kMaxStride,
+                                  "], got ", stride));
 }
 
 }  // namespace
@@ -63,6 +64,10 @@ void validate_rois(const char* op, const float* rois, int64_t num_rois, int64_t 
       if (!std::isfinite(r[col]))
         throw InvalidArgument(message(op, ": rois[", k, ", ", col, "] (", kColumns[col],
                                       ") must be finite, got ", r[col]));
+    for (int col = 1; col < 5; ++col)
+      if (std::fabs(r[col]) > kMaxRoiCoordinate)
+        throw InvalidArgument(message(op, ": rois[", k, ", ", col, "] (", kColumns[col], ") must be within +-",
+                                      static_cast<int64_t>(kMaxRoiCoordinate), " input pixels, got ", r[col]));
     if (r[0] != std::floor(r[0]) || r[0] < 0.0f || r[0] >= static_cast<float>(batch))
       throw InvalidArgument(message(op, ": rois[", k, ", 0] (batch_index) must be an integer in [0, ",
                                     batch, "), got ", r[0]));

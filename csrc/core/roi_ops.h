@@ -8,6 +8,12 @@
 
 namespace fassst {
 
+// Bounds that keep every map coordinate the kernels compute, |x| / stride
+// with |x| <= kMaxRoiCoordinate, far inside int range.
+constexpr float kMinStride = 0.125f;
+constexpr float kMaxStride = 4096.0f;
+constexpr float kMaxRoiCoordinate = 16777216.0f;  // 2^24 input pixels
+
 // Checks a crop's shapes and builds its kernel parameters.
 roi::CropParams make_crop_params(const char* op, const roi::FeatureShape& feature,
                                  int out_size, float stride);
@@ -17,7 +23,7 @@ roi::CropParams make_crop_params(const char* op, const roi::FeatureShape& featur
 roi::FuseParams make_fuse_params(const char* op, const roi::FeatureShape levels[3],
                                  int out_size, const float strides[3]);
 
-// Checks ROI rows on the host: finite coordinates, an integral batch index in
+// Checks ROI rows on the host: coordinates within +-kMaxRoiCoordinate, an integral batch index in
 // [0, batch). Inverted, empty and off-map boxes are valid (RoIAlign rules).
 void validate_rois(const char* op, const float* rois, int64_t num_rois, int64_t batch);
 

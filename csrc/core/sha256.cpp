@@ -1,5 +1,7 @@
 #include "core/sha256.h"
 
+#include "core/model_file.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -90,15 +92,10 @@ std::string sha256_bytes(const std::string& bytes) {
 }
 
 std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError(message(path, ": cannot be read (sha256)"));
   Sha256 s;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    s.update(reinterpret_cast<const unsigned char*>(buf.data()), static_cast<size_t>(in.gcount()));
-  }
-  if (in.bad()) throw ModelError(message(path, ": read error while hashing"));
+  read_model_file(path, "file to hash", [&s](const char* data, size_t size) {
+    s.update(reinterpret_cast<const unsigned char*>(data), size);
+  });
   return s.hex();
 }
 

@@ -7,8 +7,8 @@
 
 namespace fassst {
 
-// Lower-case hex digest of the file's bytes; throws ModelError when the file
-// cannot be read.
+// Lower-case hex digest of the file's bytes; throws ModelError when it is not
+// a readable regular file of model size (core/model_file.h).
 std::string sha256_file(const std::string& path);
 
 // Lower-case hex digest of a byte string.

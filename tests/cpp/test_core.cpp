@@ -2,7 +2,11 @@
 // letterbox, normalisation, selection, paste, sigmoid, the 16-bit mapping,
 // the JSON reader and metadata validation, sha256, the ROI kernels, the
 // thread pool.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -221,15 +225,15 @@ TEST_CASE(metadata_parses_and_validates_like_python) {
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"roi_size\": 28", "\"roi_size\": 30"), "m"),
                "roi_size must be a multiple of 4, got 30");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"input_size\": 416", "\"input_size\": 416.0"), "m"),
-               "input_size must be an integer >= 32, got 416");
+               "input_size must be an integer in [32, 4096], got 416");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("[\"cell\", \"debris\"]", "[]"), "m"),
-               "class_names must be a non-empty list of strings");
+               "class_names must be a non-empty list of at most 100000 strings");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"score_threshold\": 0.4", "\"score_threshold\": 2"), "m"),
                "score_threshold must be a number in [0, 1], got 2");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"percentile\"", "\"magic\""), "m"),
                "unknown 16-bit mapping rule");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"std\": [0.229, 0.224, 0.225]", "\"std\": [1, 0, 1]"), "m"),
-               "input_mapping.std must be > 0");
+               "input_mapping.std must be a list of 3 numbers in [1e-06, 1000], got [1, 0, 1]");
 }
 
 TEST_CASE(sha256_known_digests) {
@@ -237,6 +241,61 @@ TEST_CASE(sha256_known_digests) {
   CHECK_EQ(sha256_bytes(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
   CHECK_EQ(sha256_bytes(std::string(1000, 'a')).substr(0, 16), std::string("41edece42d63e8d9"));
   CHECK_THROWS(ModelError, sha256_file("/nonexistent/x.onnx"), "/nonexistent/x.onnx");
+}
+
+TEST_CASE(model_files_that_are_not_regular_files_are_refused_at_once) {
+  // a link to /dev/zero and a FIFO would be read forever
+  char dir[] = "/tmp/fassst_model_file_XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  const std::string link = std::string(dir) + "/m.tail.onnx", fifo = std::string(dir) + "/f.tail.onnx";
+  CHECK(symlink("/dev/zero", link.c_str()) == 0);
+  CHECK(mkfifo(fifo.c_str(), 0600) == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS(ModelError, sha256_file(link), "must be a regular file");
+  CHECK_THROWS(ModelError, sha256_file(fifo), "must be a regular file");
+  CHECK_THROWS(ModelError, sha256_file(dir), "must be a regular file");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  std::remove(link.c_str());
+  std::remove(fifo.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE(paste_of_boxes_far_outside_the_frame_is_defined) {
+  const float mask[4] = {1, 1, 1, 1};
+  std::vector<uint8_t> out(6 * 5, 7);
+  const float far[4] = {-3e38f, 1.0f, 3e38f, 4.0f};  // spans the frame: pixels rows 1..3
+  paste_masks(mask, far, 1, 2, 6, 5, 0.5f, out.data(), 1);
+  int on = 0;
+  for (uint8_t v : out) on += v;
+  CHECK_EQ(on, 3 * 5);
+  const float beyond[4] = {3e9f, 3e9f, 4e9f, 4e9f};  // wholly outside: empty
+  paste_masks(mask, beyond, 1, 2, 6, 5, 0.5f, out.data(), 1);
+  on = 0;
+  for (uint8_t v : out) on += v;
+  CHECK_EQ(on, 0);
+}
+
+TEST_CASE(metadata_numbers_out_of_range_are_refused) {
+  const std::string base =
+      R"({"version": 1, "input_size": 64, "input_mapping": {"mean": [0, 0, 0], "std": [1, 1, 1]%s},
+          "grid_size": 2, "mask_channels": 4, "roi_size": 8, "strides": [8, 16, 32], "class_names": ["a"]%s})";
+  auto doc = [&](const std::string& mapping, const std::string& extra) {
+    std::string s = base;
+    s.replace(s.find("%s"), 2, mapping);
+    s.replace(s.find("%s"), 2, extra);
+    return s;
+  };
+  CHECK_EQ(ModelMetadata::from_json(doc("", "")).input_size, 64);
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc("", R"(, "input_size": 100000)")), "input_size");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc("", R"(, "strides": [1e-40, 16, 32])")), "strides");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc("", R"(, "grid_size": 100000)")), "grid_size");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc("", R"(, "tail_sha256": 7)")), "tail_sha256");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc("", R"(, "tile": {"size": 64, "overlap": 64})")),
+               "tile.overlap");
+  CHECK_THROWS(MetadataError,
+               ModelMetadata::from_json(doc(R"(, "uint16": {"kind": "percentile", "low": -1, "high": 99})", "")),
+               "input_mapping.uint16.low");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(doc(R"(, "std": [0, 1, 1])", "")), "input_mapping.std");
 }
 
 TEST_CASE(roi_fuse_of_constant_maps_is_the_sum) {

@@ -21,6 +21,18 @@ struct Uint16Mapping {
   double min = 0.0, max = 0.0;   // window
 };
 
+// The ranges metadata numbers must lie in: wide enough for any model this
+// runtime is meant for, narrow enough that no size computed from them
+// overflows (the network input's floats, the grid, the kernels' windows).
+// Strides take the ROI kernels' bounds (core/roi_ops.h).
+constexpr int kMaxInputSize = 4096;
+constexpr int kMaxGridSize = 256;
+constexpr int kMaxMaskChannels = 1024;
+constexpr int kMaxRoiSize = 256;
+constexpr int kMaxInstances = 65536;
+constexpr int kMaxTileSize = 65536;
+constexpr int kMaxClasses = 100000;
+
 struct FASSST_API ModelMetadata {
   static constexpr const char* kKey = "fassst";  // ONNX metadata_props key
   static constexpr int kFormatVersion = 1;
