@@ -390,7 +390,7 @@ def tensorrt_problem() -> Optional[str]:
     import importlib.util
     if importlib.util.find_spec("tensorrt") is None:
         return "the tensorrt Python package is not installed"
-    if importlib.util.find_spec("fassst_rt.backends.tensorrt_backend") is None:
+    if importlib.util.find_spec("fassst_rt.tensorrt.backend") is None:
         return "fassst_rt has no TensorRT backend yet"
     return None
 

@@ -15,7 +15,7 @@ VERBS = {
     "segment": ("fassst_rt.cli_segment", "segment an image, a folder, a video or a camera"),
     "info": ("fassst_rt.cli_info", "show a model's inputs, outputs, classes, sizes and FLOPs"),
     "export": ("fassst_rt.train.export", "export a checkpoint to NAME.onnx + NAME.tail.onnx"),
-    "build": ("fassst_rt.trt_build", "build TensorRT engines from an exported ONNX model"),
+    "build": ("fassst_rt.tensorrt.build", "build TensorRT engines from an exported ONNX model"),
     "train": ("fassst_rt.train.trainer", "train a model (PyTorch)"),
     "eval": ("fassst_rt.train.eval_cli", "COCO bbox/segm AP of a model on a data set"),
     "data": ("fassst_rt.train.data.realdata", "fetch and convert the real data sets"),

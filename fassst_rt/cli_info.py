@@ -19,7 +19,7 @@ class _PlanDescription:
     name = "tensorrt"
 
     def __init__(self, path: str) -> None:
-        from .backends.trt_plan import describe, plan_paths, read_sidecar
+        from .tensorrt.plan import describe, plan_paths, read_sidecar
 
         info = read_sidecar(path)
         paths = plan_paths(path)

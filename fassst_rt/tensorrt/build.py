@@ -3,7 +3,7 @@
 Builds the frame engine (``NAME.plan``) and the tail engine
 (``NAME.tail.plan``) from the exported ONNX graphs with TensorRT's builder
 and ONNX parser, on the device that will run them, and writes
-``NAME.plan.json`` beside them (fassst_rt/backends/trt_plan.py).
+``NAME.plan.json`` beside them (fassst_rt/tensorrt/plan.py).
 
 - precision: ``--fp16`` / ``--fp32``; by default FP16 where the GPU is fast at
   it (Xavier 7.2, Orin 8.7, Turing and newer) and FP32 where it is not
@@ -29,14 +29,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-from .backends import cuda_memory as cm
-from .backends import trt_compat
-from .backends.base import ModelError
-from .backends.tensorrt_backend import runtime_problems
-from .backends.trt_plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash,
-                                plan_paths, profiles_for, read_sidecar, relative_to, sha256_file,
-                                sidecar_document)
-from .metadata import METADATA_KEY, MetadataError, ModelMetadata
+from ..backends.base import ModelError
+from ..metadata import METADATA_KEY, MetadataError, ModelMetadata
+from . import compat as trt_compat
+from . import cuda_memory as cm
+from .backend import runtime_problems
+from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash, plan_paths,
+                   profiles_for, read_sidecar, relative_to, sha256_file, sidecar_document)
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -332,8 +331,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m fassst_rt.trt_build``: the same as ``fassst-rt build``."""
-    from .cli import main as cli_main
+    """``python -m fassst_rt.tensorrt.build``: the same as ``fassst-rt build``."""
+    from ..cli import main as cli_main
     return cli_main(["build"] + list(sys.argv[1:] if argv is None else argv))
 
 

@@ -19,10 +19,10 @@ import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..backends.base import ModelError
 from ..hashing import sha256_file as sha256_file  # re-exported: the sidecar checks use it
 from ..metadata import MetadataError, ModelMetadata
-from .base import ModelError
-from .trt_compat import parse_version
+from .compat import parse_version
 
 SIDECAR_FORMAT = "fassst-tensorrt"
 SIDECAR_VERSION = 1

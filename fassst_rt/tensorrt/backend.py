@@ -36,10 +36,10 @@ import numpy as np
 
 from .. import ops
 from .._device import DeviceArray
-from .base import Backend, FrameOutputs, ModelError
+from ..backends.base import Backend, FrameOutputs, ModelError
+from . import compat as trt_compat
 from . import cuda_memory as cm
-from . import trt_compat
-from .trt_plan import compatibility_problems, onnx_path_of, plan_paths, read_sidecar, rebuild_command
+from .plan import compatibility_problems, onnx_path_of, plan_paths, read_sidecar, rebuild_command
 
 if TYPE_CHECKING:
     import tensorrt as trt
