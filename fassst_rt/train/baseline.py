@@ -228,7 +228,7 @@ def run(args) -> int:
     data = args.data or str(cache_dir() / DEFAULT_DATASET_DIR)
     ann = os.path.join(data, "frames_{}.json".format(args.split))
     if not os.path.isfile(ann):
-        print("baseline: {} not found: run `fassst-rt data fetch` (python -m fassst_rt.train.data.realdata) first"
+        print("baseline: {} not found: run `fassst-rt data fetch` first"
               .format(ann), file=sys.stderr)
         return 1
     if args.tune:

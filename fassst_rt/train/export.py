@@ -1,11 +1,10 @@
-"""``fassst-rt export CHECKPOINT -o NAME.onnx``: the frame graph (NAME.onnx,
-dynamic batch, carrying the metadata) and the tail graph (NAME.tail.onnx,
-dynamic K), then a parity check of the exported model against the PyTorch
-model on real frames; the export fails if they disagree."""
+"""Exporting a checkpoint (``fassst-rt export``, fassst_rt/cli/export.py): the
+frame graph (NAME.onnx, dynamic batch, carrying the metadata) and the tail
+graph (NAME.tail.onnx, dynamic K), then a parity check of the exported model
+against the PyTorch model on real frames; the export fails if they disagree."""
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any, Sequence
@@ -17,7 +16,7 @@ from ..backends.onnxruntime_backend import tail_path_for
 from ..hashing import sha256_file
 from ..metadata import METADATA_KEY, ModelMetadata, make_metadata
 from ..parity import parity_problems
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import model_from_checkpoint
 from .network import FASSST, FrameGraph, TailGraph
 from .torch_backend import TorchBackend
 
@@ -115,78 +114,3 @@ def export_checkpoint(checkpoint: str, output: str, opset: int = MAX_OPSET,
     if problems:
         raise ExportError("the exported model disagrees with PyTorch:\n  " + "\n  ".join(problems[:10]))
     return metadata
-
-
-# ---------------------------------------------------------------------- CLI
-
-def add_arguments(parser) -> None:
-    parser.add_argument("checkpoint", help="a checkpoint written by `fassst-rt train`")
-    parser.add_argument("-o", "--output", required=True, help="NAME.onnx (NAME.tail.onnx is written beside it)")
-    parser.add_argument("--opset", type=int, default=MAX_OPSET, help=f"ONNX opset (at most {MAX_OPSET})")
-    parser.add_argument("--check-images", nargs="*", default=[],
-                        help="image files for the parity check (default: frames of the training data)")
-    parser.add_argument("--uint16-mapping", default=None,
-                        help="JSON rule for 16-bit frames (default: the training data's, if recorded)")
-    parser.add_argument("--tile", default=None, help="default tiling SIZE:OVERLAP recorded in the metadata")
-    parser.add_argument("--score-threshold", type=float, default=0.3)
-    parser.add_argument("--nms-threshold", type=float, default=0.5)
-    parser.add_argument("--max-instances", type=int, default=None)
-    parser.add_argument("--portable", action="store_true",
-                        help="also write NAME.portable.onnx: the whole pipeline in one standard-op graph "
-                             "(thresholds baked in; docs/portable.md), checked on the same frames")
-
-
-def _training_info(checkpoint: str) -> dict:
-    state = load_checkpoint(checkpoint)
-    return {"train_config": state.get("train_config", {}), "iteration": state.get("iteration"),
-            "metrics": state.get("metrics", {})}
-
-
-def _default_check_frames(info: dict) -> list[np.ndarray]:
-    """A few frames of the training data (its COCO file names them)."""
-    from ..io import read_image
-
-    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
-    ann = data.get("val_ann") or data.get("train_ann")
-    image_dir = (data.get("val_images") if data.get("val_ann") else data.get("train_images"))
-    if not ann or not os.path.isfile(ann):
-        return []
-    with open(ann) as f:
-        images = json.load(f)["images"][:3]
-    return [read_image(os.path.join(image_dir or os.path.dirname(ann), im["file_name"])) for im in images]
-
-
-def _uint16_from_training(info: dict) -> dict | None:
-    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
-    ann = data.get("train_ann")
-    if ann and os.path.isfile(ann):
-        with open(ann) as f:
-            return json.load(f).get("info", {}).get("input_mapping")
-    return None
-
-
-def run(args) -> int:
-    from ..io import read_image
-
-    info = _training_info(args.checkpoint)
-    frames = [read_image(p) for p in args.check_images] or _default_check_frames(info)
-    if not frames:
-        raise ExportError("no frames for the parity check: pass --check-images FILE ...")
-    uint16 = json.loads(args.uint16_mapping) if args.uint16_mapping else _uint16_from_training(info)
-    tile = None
-    if args.tile:
-        size, overlap = (int(v) for v in args.tile.split(":"))
-        tile = {"size": size, "overlap": overlap}
-    metadata = export_checkpoint(args.checkpoint, args.output, args.opset, frames, uint16=uint16,
-                                 tile=tile, score_threshold=args.score_threshold,
-                                 nms_threshold=args.nms_threshold, max_instances=args.max_instances,
-                                 provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
-    print(f"exported {args.output} and {tail_path_for(args.output)} "
-          f"({len(metadata.class_names)} classes, input {metadata.input_size}); "
-          f"parity with PyTorch checked on {len(frames)} frames")
-    if args.portable:
-        from .portable import export_portable
-        path = export_portable(args.output, None, args.score_threshold, args.nms_threshold,
-                               args.max_instances, check_frames=frames)
-        print(f"exported {path} (one graph; parity with the two-graph runtime checked)")
-    return 0

@@ -125,7 +125,7 @@ def test_on_a_real_test_frame_when_converted():
     root = realdata.cache_dir() / realdata.DEFAULT_DATASET_DIR
     ann = root / "frames_test.json"
     if not ann.is_file():
-        pytest.skip("the real data is not converted in {} (run `python -m fassst_rt.train.data.realdata`)"
+        pytest.skip("the real data is not converted in {} (run `fassst-rt data fetch`)"
                     .format(root))
     gt = ev.load_gt(str(ann))
     hela = [i for i in sorted(gt.imgs) if gt.imgs[i]["dataset"] == "hela"][:1]

@@ -14,7 +14,7 @@ import time
 
 from ..io import read_image
 from ..segmenter import Segmenter
-from .evaluate import evaluate_by_group, format_table, load_gt, write_json
+from ..train.evaluate import evaluate_by_group, format_table, load_gt, write_json
 
 
 def predict_with_model(model: str, coco_gt, image_dir: str, score_threshold: float | None = None,
@@ -59,7 +59,7 @@ def run(args) -> int:
     gt = load_gt(args.ann)
     t0 = time.perf_counter()
     if args.baseline:
-        from .baseline import predict_coco
+        from ..train.baseline import predict_coco
         predictions = predict_coco(gt, image_dir)
         what = "baseline (Otsu + distance-transform watershed)"
     else:

@@ -7,9 +7,9 @@ import sys
 import time
 from typing import Iterable, Optional
 
-from . import io
-from .models import default_model_path
-from .segmenter import Segmenter
+from .. import io
+from ..models import default_model_path
+from ..segmenter import Segmenter
 
 
 def add_arguments(parser) -> None:
@@ -123,7 +123,7 @@ def _displayable(frame):
     """8-bit BGR for drawing (16-bit frames mapped as the model maps them)."""
     import numpy as np
     if frame.dtype == np.uint16:
-        from .input_mapping import PERCENTILE_0_5_99_5, map_to_uint8
+        from ..input_mapping import PERCENTILE_0_5_99_5, map_to_uint8
         frame = map_to_uint8(frame, PERCENTILE_0_5_99_5)
     return frame
 
