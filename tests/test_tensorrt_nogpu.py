@@ -11,13 +11,14 @@ import sys
 import numpy as np
 import pytest
 
+from fassst_rt import model_files
+from fassst_rt.backends.base import ModelError
+from fassst_rt.metadata import ModelMetadata
 from fassst_rt.tensorrt import cuda_memory
 from fassst_rt.tensorrt import plan as trt_plan
-from fassst_rt.backends.base import ModelError
 from fassst_rt.tensorrt.backend import parse_device, runtime_problems
-from fassst_rt.tensorrt.compat import parse_version
-from fassst_rt.metadata import ModelMetadata
 from fassst_rt.tensorrt.build import read_model, read_onnx_metadata_props
+from fassst_rt.tensorrt.compat import parse_version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
@@ -50,7 +51,7 @@ def write_plan(folder, tiny_model, name="tiny", trt_version="8.6.1.6", cc=(6, 1)
     them out. The engine files are stand-ins (no TensorRT here to make real
     ones); their sha256 is recorded, so every check before TensorRT is real."""
     metadata, tail_onnx, frame_sha, tail_sha = tiny_model
-    paths = trt_plan.plan_paths(os.path.join(str(folder), name + ".plan"))
+    paths = model_files.plan_paths(os.path.join(str(folder), name + ".plan"))
     with open(paths.frame, "wb") as f:
         f.write(frame_bytes)
     with open(paths.tail, "wb") as f:
@@ -261,12 +262,6 @@ def test_missing_tail_engine(tmp_path, tiny_model):
     from fassst_rt.tensorrt.backend import TensorRTBackend
     with pytest.raises(FileNotFoundError, match=r"tiny\.tail\.plan: the model's tail engine does not exist"):
         TensorRTBackend(paths.frame)
-
-
-def test_plan_paths():
-    assert trt_plan.plan_paths("m/a.plan") == ("m/a.plan", "m/a.tail.plan", "m/a.plan.json")
-    with pytest.raises(ValueError, match="must end in .plan, got 'a.onnx'"):
-        trt_plan.plan_paths("a.onnx")
 
 
 def test_parse_device():

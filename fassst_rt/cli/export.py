@@ -6,10 +6,10 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+from ..model_files import MAX_OPSET, tail_onnx_path
+
 
 def add_arguments(parser) -> None:
-    from ..train.export import MAX_OPSET  # needs PyTorch: without it main() says what to install
-
     parser.add_argument("checkpoint", help="a checkpoint written by `fassst-rt train`")
     parser.add_argument("-o", "--output", required=True, help="NAME.onnx (NAME.tail.onnx is written beside it)")
     parser.add_argument("--opset", type=int, default=MAX_OPSET, help="ONNX opset (at most {})".format(MAX_OPSET))
@@ -58,7 +58,6 @@ def _uint16_from_training(info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def run(args) -> int:
-    from ..backends.onnxruntime_backend import tail_path_for
     from ..io import read_image
     from ..train.export import ExportError, export_checkpoint
 
@@ -76,7 +75,7 @@ def run(args) -> int:
                                  nms_threshold=args.nms_threshold, max_instances=args.max_instances,
                                  provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
     print("exported {} and {} ({} classes, input {}); parity with PyTorch checked on {} frames".format(
-        args.output, tail_path_for(args.output), len(metadata.class_names), metadata.input_size, len(frames)))
+        args.output, tail_onnx_path(args.output), len(metadata.class_names), metadata.input_size, len(frames)))
     if args.portable:
         from ..train.portable import export_portable
         path = export_portable(args.output, None, args.score_threshold, args.nms_threshold,

@@ -19,7 +19,8 @@ class _PlanDescription:
     name = "tensorrt"
 
     def __init__(self, path: str) -> None:
-        from ..tensorrt.plan import describe, plan_paths, read_sidecar
+        from ..model_files import plan_paths
+        from ..tensorrt.plan import describe, read_sidecar
 
         info = read_sidecar(path)
         paths = plan_paths(path)

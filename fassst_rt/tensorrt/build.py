@@ -28,12 +28,13 @@ import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from ..backends.base import ModelError
-from ..metadata import METADATA_KEY, MetadataError, ModelMetadata
+from ..metadata import MetadataError, ModelMetadata
+from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, plan_paths, tail_onnx_path
 from . import compat as trt_compat
 from . import cuda_memory as cm
 from .backend import runtime_problems
-from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash, plan_paths,
-                   profiles_for, read_sidecar, relative_to, sha256_file, sidecar_document)
+from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash, profiles_for,
+                   read_sidecar, relative_to, sha256_file, sidecar_document)
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -119,10 +120,9 @@ def read_onnx_metadata_props(path: str) -> Dict[str, str]:
 def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
     """(metadata, tail ONNX path, frame sha256, tail sha256), checked: both
     files exist, the metadata is valid and names this tail file."""
-    root, ext = os.path.splitext(frame_onnx)
-    if ext.lower() != ".onnx":
+    if os.path.splitext(frame_onnx)[1].lower() != ".onnx":
         raise ValueError("the model must be an exported NAME.onnx, got {!r}".format(frame_onnx))
-    tail_onnx = root + ".tail" + ext
+    tail_onnx = tail_onnx_path(frame_onnx)
     for path, what in ((frame_onnx, "frame graph"), (tail_onnx, "tail graph")):
         if not os.path.isfile(path):
             raise FileNotFoundError("{}: the model's {} does not exist".format(path, what))
@@ -284,7 +284,7 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
                 timing = cache_file.read()
             report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
         for step, (which, onnx_path, input_name, out) in enumerate(
-                (("frame", frame_onnx, "images", paths.frame), ("tail", tail_onnx, "rois", paths.tail)), 1):
+                (("frame", frame_onnx, FRAME_INPUT, paths.frame), ("tail", tail_onnx, TAIL_INPUT, paths.tail)), 1):
             t0 = time.monotonic()
             report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
             engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, workspace_mb,

@@ -12,15 +12,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..backends.onnxruntime_backend import tail_path_for
 from ..hashing import sha256_file
-from ..metadata import METADATA_KEY, ModelMetadata, make_metadata
+from ..metadata import ModelMetadata, make_metadata
+from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, MAX_OPSET, METADATA_KEY, TAIL_INPUT, TAIL_OUTPUT, tail_onnx_path
 from ..parity import parity_problems
 from .checkpoint import model_from_checkpoint
 from .network import FASSST, FrameGraph, TailGraph
 from .torch_backend import TorchBackend
-
-MAX_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
 
 
 class ExportError(RuntimeError):
@@ -46,20 +44,20 @@ def export_graphs(model: FASSST, frame_path: str, opset: int = MAX_OPSET) -> str
     if opset > MAX_OPSET:
         raise ExportError(f"opset {opset} is above {MAX_OPSET}, the newest TensorRT 8.5 parses")
     cfg = model.config
-    tail_path = tail_path_for(frame_path)
+    tail_path = tail_onnx_path(frame_path)
     os.makedirs(os.path.dirname(os.path.abspath(frame_path)), exist_ok=True)
     model = model.eval()
-    outputs = ["boxes", "scores", "p1", "p2", "p3"]
+    outputs = list(FRAME_OUTPUTS)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         images = torch.zeros(1, 3, cfg.input_size, cfg.input_size)
-        torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=["images"],
+        torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=[FRAME_INPUT],
                           output_names=outputs,
-                          dynamic_axes={name: {0: "B"} for name in ["images", *outputs]},
+                          dynamic_axes={name: {0: "B"} for name in [FRAME_INPUT, *outputs]},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
         rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
-        torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=["rois"],
-                          output_names=["masks"], dynamic_axes={"rois": {0: "K"}, "masks": {0: "K"}},
+        torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=[TAIL_INPUT],
+                          output_names=[TAIL_OUTPUT], dynamic_axes={TAIL_INPUT: {0: "K"}, TAIL_OUTPUT: {0: "K"}},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     return tail_path
 
