@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..io import read_image
+from ..opencv_io import read_image
 from ..segmenter import Segmenter
 from ..train.evaluate import evaluate_by_group, format_table, load_gt, write_json
 

@@ -36,7 +36,7 @@ def _training_info(checkpoint: str) -> Dict[str, Any]:
 
 def _default_check_frames(info: Dict[str, Any]) -> List[Any]:
     """A few frames of the training data (its COCO file names them)."""
-    from ..io import read_image
+    from ..opencv_io import read_image
 
     data = info["train_config"] if isinstance(info["train_config"], dict) else {}
     ann = data.get("val_ann") or data.get("train_ann")
@@ -58,7 +58,7 @@ def _uint16_from_training(info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def run(args) -> int:
-    from ..io import read_image
+    from ..opencv_io import read_image
     from ..train.export import ExportError, export_checkpoint
 
     info = _training_info(args.checkpoint)

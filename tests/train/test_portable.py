@@ -287,7 +287,7 @@ def test_missing_metadata_and_bad_arguments_are_refused(tmp_path):
 
 def test_export_cli_portable_flag(tmp_path):
     from fassst_rt.cli import export
-    from fassst_rt.io import write_image
+    from fassst_rt.opencv_io import write_image
 
     torch.manual_seed(5)
     config = ModelConfig(input_size=128, width_mult=0.35, S=4, num_classes=2, M=8, tail_channels=8,
