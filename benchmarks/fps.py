@@ -258,7 +258,7 @@ def data_dir() -> str:
 def real_frames(root: Optional[str] = None) -> List[np.ndarray]:
     """The project's real test frames (docs/data.md: HeLa nuclei and bacteria, frames 15-19,
     8-bit grey, about 1100 x 700), as `fassst-rt data fetch` writes them."""
-    from fassst_rt.io import read_image
+    from fassst_rt.opencv_io import read_image
 
     folder = os.path.join(root or data_dir(), "frames")
     names = ["{}_t{}.png".format(kind, t) for t in (15, 16, 17, 18, 19) for kind in ("hela", "bacteria")]
@@ -390,7 +390,7 @@ def tensorrt_problem() -> Optional[str]:
     import importlib.util
     if importlib.util.find_spec("tensorrt") is None:
         return "the tensorrt Python package is not installed"
-    if importlib.util.find_spec("fassst_rt.backends.tensorrt_backend") is None:
+    if importlib.util.find_spec("fassst_rt.tensorrt.backend") is None:
         return "fassst_rt has no TensorRT backend yet"
     return None
 

@@ -201,8 +201,9 @@ def run_case(channels, sizes, out_size, num_rois, threads, runs, strides, seed=0
 
 def model_case(path):
     """(label, channels, map sizes, S, strides) of an exported model, from its metadata."""
-    from fassst_rt.metadata import METADATA_KEY, ModelMetadata
-    from fassst_rt.trt_build import read_onnx_metadata_props
+    from fassst_rt.metadata import ModelMetadata
+    from fassst_rt.model_files import METADATA_KEY
+    from fassst_rt.tensorrt.build import read_onnx_metadata_props
 
     props = read_onnx_metadata_props(str(path))
     if METADATA_KEY not in props:

@@ -45,6 +45,8 @@ def strip_weights(src, dst):
 
 
 def main(argv=None):
+    from fassst_rt.model_files import tail_onnx_path
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", default=OUT_DIR)
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
@@ -57,9 +59,9 @@ def main(argv=None):
                                full], cwd=tmp)
         frame = shape_only_path(size, args.out_dir)
         strip_weights(full, frame)
-        strip_weights(full[:-5] + ".tail.onnx", frame[:-5] + ".tail.onnx")
+        strip_weights(tail_onnx_path(full), tail_onnx_path(frame))
         print("wrote {} (+ .tail.onnx): {:.0f} kB".format(
-            frame, (os.path.getsize(frame) + os.path.getsize(frame[:-5] + ".tail.onnx")) / 1e3))
+            frame, (os.path.getsize(frame) + os.path.getsize(tail_onnx_path(frame))) / 1e3))
     return 0
 
 

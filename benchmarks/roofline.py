@@ -536,16 +536,16 @@ def main(argv=None) -> int:
                                                             r["k"], r["includes"]))
         if not args.model:
             return 0
-    from fassst_rt.metadata import METADATA_KEY, ModelMetadata
+    from fassst_rt.metadata import ModelMetadata
+    from fassst_rt.model_files import METADATA_KEY, tail_onnx_path
     import onnx
 
-    root, ext = os.path.splitext(args.model)
     meta = None
     for prop in onnx.load(args.model, load_external_data=False).metadata_props:
         if prop.key == METADATA_KEY:
             meta = ModelMetadata.from_json(prop.value, args.model)
     frame = count_graph(args.model, dims={"B": 1})
-    tail = count_graph(root + ".tail" + ext, dims={"K": max(args.instances, 1)})
+    tail = count_graph(tail_onnx_path(args.model), dims={"K": max(args.instances, 1)})
     est = estimate(frame, tail, args.instances, meta.mask_channels if meta else 128,
                    meta.roi_size if meta else 28, args.device, args.precision)
     for line in format_estimate(est):

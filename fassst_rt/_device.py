@@ -153,7 +153,7 @@ class DeviceArray:
     def __init__(self, shape: Tuple[int, ...], dtype: Any, buffer: Any) -> None:
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
-        self._buffer = buffer  # a fassst_rt._C.DeviceBuffer
+        self._buffer = buffer  # owns the memory, has its address as .ptr (_C.KernelOutputBuffer, or a TensorRT buffer)
 
     @property
     def ptr(self) -> int:

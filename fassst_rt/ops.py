@@ -152,7 +152,7 @@ def _device_out(out: Any, like: Any, shape: Tuple[int, ...], dtype: np.dtype, st
             import cupy  # noqa: F401  (only reached when the input is a CuPy array)
             return cupy.empty(shape, dtype=dtype)
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        return DeviceArray(shape, dtype, _C.DeviceBuffer(nbytes))
+        return DeviceArray(shape, dtype, _C.KernelOutputBuffer(nbytes))
     view = device_view("out", out, stream)
     if view.shape != shape or view.dtype != dtype:
         raise ValueError("out must have shape {} and dtype {}, got {} {}"

@@ -77,3 +77,27 @@ def test_errors_are_one_line(tmp_path):
     r = cli("segment", str(tmp_path / "missing.png"), "--model", TINY, "--debug")
     assert "Traceback" in r.stderr
     assert cli("frobnicate").returncode == 2
+
+
+def test_inference_verbs_run_without_pytorch(image_file):
+    # sys.modules[name] = None makes `import name` raise ImportError: a machine
+    # without PyTorch (or TensorRT), as on a Jetson running Python 3.8.
+    code = ("import sys\n"
+            "for name in ('torch', 'tensorrt', 'pycocotools'):\n"
+            "    sys.modules[name] = None\n"
+            "from fassst_rt.cli import main\n"
+            "assert main(['info', sys.argv[1]]) == 0\n"
+            "assert main(['segment', sys.argv[2], '--model', sys.argv[1]]) == 0\n"
+            "sys.exit(main(['export', 'missing.pt', '-o', 'out.onnx']))\n")
+    r = subprocess.run([sys.executable, "-c", code, TINY, str(image_file)], capture_output=True, text=True)
+    assert "0: disc" in r.stdout and "instances" in r.stdout, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("fassst-rt export: needs a dependency that is missing (import of torch halted; "
+                                "None in sys.modules); install fassst_rt[train] on Python >= 3.10")
+
+
+def test_every_verb_has_help():
+    for verb in ("segment", "info", "export", "build", "train", "eval", "data"):
+        r = cli(verb, "--help")
+        assert r.returncode == 0, (verb, r.stderr)
+        assert r.stdout.startswith("usage: fassst-rt " + verb), r.stdout

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from fassst_rt.backends.tensorrt_backend import runtime_problems
+from fassst_rt.tensorrt.backend import runtime_problems
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = os.path.join(ROOT, "engines", "fassst_default.onnx")
@@ -57,7 +57,7 @@ def plan(tmp_path_factory):
 
 
 def test_build_writes_engines_and_sidecar_and_is_then_up_to_date(plan, tmp_path):
-    from fassst_rt.backends import trt_plan
+    from fassst_rt.tensorrt import plan as trt_plan
     info = trt_plan.read_sidecar(plan)
     assert info.precision == "fp32" and info.precision_source == "option"
     r = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "build", SHIPPED, "-o", plan, "--fp32",

@@ -11,12 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from fassst_rt.backends import cuda_memory, trt_plan
+from fassst_rt import model_files
 from fassst_rt.backends.base import ModelError
-from fassst_rt.backends.tensorrt_backend import parse_device, runtime_problems
-from fassst_rt.backends.trt_compat import parse_version
 from fassst_rt.metadata import ModelMetadata
-from fassst_rt.trt_build import read_model, read_onnx_metadata_props
+from fassst_rt.tensorrt import cuda_memory
+from fassst_rt.tensorrt import plan as trt_plan
+from fassst_rt.tensorrt.backend import parse_device, runtime_problems
+from fassst_rt.tensorrt.build import read_model, read_onnx_metadata_props
+from fassst_rt.tensorrt.compat import parse_version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
@@ -49,7 +51,7 @@ def write_plan(folder, tiny_model, name="tiny", trt_version="8.6.1.6", cc=(6, 1)
     them out. The engine files are stand-ins (no TensorRT here to make real
     ones); their sha256 is recorded, so every check before TensorRT is real."""
     metadata, tail_onnx, frame_sha, tail_sha = tiny_model
-    paths = trt_plan.plan_paths(os.path.join(str(folder), name + ".plan"))
+    paths = model_files.plan_paths(os.path.join(str(folder), name + ".plan"))
     with open(paths.frame, "wb") as f:
         f.write(frame_bytes)
     with open(paths.tail, "wb") as f:
@@ -113,7 +115,7 @@ def test_cache_key_is_deterministic_and_changes_with_each_part(tiny_model):
     assert key.startswith("trt8.5.2.2-sm72-fp16-")
     # Another interpreter with another hash seed computes the same key (no
     # dependence on Python's randomised str hashing or dict order).
-    code = ("from fassst_rt.backends import trt_plan; import json, sys; p = json.loads(sys.argv[1]); "
+    code = ("from fassst_rt.tensorrt import plan as trt_plan; import json, sys; p = json.loads(sys.argv[1]); "
             "print(trt_plan.cache_key('{}', '8.5.2.2', (7, 2), 'fp16', p))".format("a" * 64))
     other = subprocess.run([sys.executable, "-c", code, json.dumps(profiles)], capture_output=True, text=True,
                            cwd=os.path.dirname(ROOT), env=dict(os.environ, PYTHONHASHSEED="12345"))
@@ -257,15 +259,9 @@ def test_missing_tail_engine(tmp_path, tiny_model):
     os.remove(paths.tail)
     with pytest.raises(FileNotFoundError, match=r"tiny\.tail\.plan: the model's tail engine does not exist"):
         trt_plan.read_sidecar(paths.frame)
-    from fassst_rt.backends.tensorrt_backend import TensorRTBackend
+    from fassst_rt.tensorrt.backend import TensorRTBackend
     with pytest.raises(FileNotFoundError, match=r"tiny\.tail\.plan: the model's tail engine does not exist"):
         TensorRTBackend(paths.frame)
-
-
-def test_plan_paths():
-    assert trt_plan.plan_paths("m/a.plan") == ("m/a.plan", "m/a.tail.plan", "m/a.plan.json")
-    with pytest.raises(ValueError, match="must end in .plan, got 'a.onnx'"):
-        trt_plan.plan_paths("a.onnx")
 
 
 def test_parse_device():

@@ -35,11 +35,12 @@ STUBS_VERSION = "10.13.0.35.1"
 
 # The modules that use TensorRT or cuda-python: all of them are checked.
 MODULES = [
-    "fassst_rt/backends/trt_compat.py",
-    "fassst_rt/backends/trt_plan.py",
-    "fassst_rt/backends/cuda_memory.py",
-    "fassst_rt/backends/tensorrt_backend.py",
-    "fassst_rt/trt_build.py",
+    "fassst_rt/tensorrt/__init__.py",
+    "fassst_rt/tensorrt/compat.py",
+    "fassst_rt/tensorrt/plan.py",
+    "fassst_rt/tensorrt/cuda_memory.py",
+    "fassst_rt/tensorrt/backend.py",
+    "fassst_rt/tensorrt/build.py",
 ]
 
 MYPY_CONFIG = """\
@@ -48,7 +49,7 @@ python_version = 3.10
 strict = True
 follow_imports = silent
 # cuda-python ships no type information (Cython modules without .pyi); its
-# two imports carry narrow ignores in fassst_rt/backends/cuda_memory.py.
+# two imports carry narrow ignores in fassst_rt/tensorrt/cuda_memory.py.
 
 [mypy-tensorrt.*,tensorrt_bindings.*,tensorrt_libs.*]
 ignore_errors = True

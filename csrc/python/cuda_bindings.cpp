@@ -97,7 +97,9 @@ void register_cuda(py::module_& m) {
         py::arg("dtype"), py::arg("shapes"), py::arg("rois"), py::arg("num_rois"),
         py::arg("output_size"), py::arg("strides"), py::arg("out"), py::arg("stream"),
         py::arg("validate") = true);
-  py::class_<cuda::DeviceBuffer>(m, "DeviceBuffer", "Owning cudaMalloc allocation.")
+  py::class_<cuda::DeviceBuffer>(m, "KernelOutputBuffer",
+                                 "Owning cudaMalloc allocation by fassst_rt's own CUDA runtime: the memory "
+                                 "of a kernel's result when no out= is given.")
       .def(py::init<size_t>(), py::arg("nbytes"))
       .def_property_readonly("ptr", [](const cuda::DeviceBuffer& b) {
         return reinterpret_cast<uintptr_t>(b.data());

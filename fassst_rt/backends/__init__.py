@@ -19,7 +19,7 @@ __all__ = ["Backend", "FrameOutputs", "ModelError", "register_backend", "open_ba
 # suffix -> (backend name, "module:factory" or a callable)
 _REGISTRY = {
     ".onnx": ("onnxruntime", "fassst_rt.backends.onnxruntime_backend:OnnxRuntimeBackend"),
-    ".plan": ("tensorrt", "fassst_rt.backends.tensorrt_backend:TensorRTBackend"),
+    ".plan": ("tensorrt", "fassst_rt.tensorrt.backend:TensorRTBackend"),
 }  # type: Dict[str, Tuple[str, object]]
 
 

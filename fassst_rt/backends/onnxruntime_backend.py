@@ -7,19 +7,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..hashing import sha256_file
-from ..metadata import METADATA_KEY, MetadataError, ModelMetadata
+from ..metadata import MetadataError, ModelMetadata
+from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, METADATA_KEY, TAIL_INPUT, TAIL_OUTPUT
+from ..model_files import tail_onnx_path as tail_path_for
 from .base import Backend, FrameOutputs, ModelError
-
-FRAME_INPUT = "images"
-FRAME_OUTPUTS = ("boxes", "scores", "p1", "p2", "p3")
-TAIL_INPUT = "rois"
-TAIL_OUTPUT = "masks"
-
-
-def tail_path_for(path: str) -> str:
-    """NAME.onnx -> NAME.tail.onnx"""
-    root, ext = os.path.splitext(path)
-    return root + ".tail" + ext
 
 
 def _import_ort():

@@ -137,7 +137,7 @@ def _load_image(image_dir: str, file_name: str) -> np.ndarray:
 def predict_coco(coco_gt, image_dir: str, params_by_dataset: Optional[Dict[str, Dict]] = None,
                  image_ids: Optional[Sequence[int]] = None, progress: bool = False) -> List[Dict]:
     """Baseline predictions for the images of a COCO file made by
-    :mod:`fassst_rt.train.data.realdata` (image field ``dataset`` = "hela" / "bacteria")."""
+    :mod:`fassst_rt.data.realdata` (image field ``dataset`` = "hela" / "bacteria")."""
     from .evaluate import load_gt
 
     gt = load_gt(coco_gt)
@@ -222,13 +222,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import os
 
-    from .data.realdata import cache_dir, DEFAULT_DATASET_DIR
+    from ..data.realdata import DEFAULT_DATASET_DIR, cache_dir
     from .evaluate import evaluate_by_group, format_table, write_json
 
     data = args.data or str(cache_dir() / DEFAULT_DATASET_DIR)
     ann = os.path.join(data, "frames_{}.json".format(args.split))
     if not os.path.isfile(ann):
-        print("baseline: {} not found: run `fassst-rt data fetch` (python -m fassst_rt.train.data.realdata) first"
+        print("baseline: {} not found: run `fassst-rt data fetch` first"
               .format(ann), file=sys.stderr)
         return 1
     if args.tune:

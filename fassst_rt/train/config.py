@@ -157,7 +157,7 @@ class TrainConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     # data: COCO JSON + image folder; synthetic_images > 0 generates a
-    # synthetic set (fassst_rt.train.data.synthetic) under out_dir instead.
+    # synthetic set (fassst_rt.data.synthetic) under out_dir instead.
     train_ann: str = ""
     train_images: str = ""
     val_ann: str = ""

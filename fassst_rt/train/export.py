@@ -1,11 +1,10 @@
-"""``fassst-rt export CHECKPOINT -o NAME.onnx``: the frame graph (NAME.onnx,
-dynamic batch, carrying the metadata) and the tail graph (NAME.tail.onnx,
-dynamic K), then a parity check of the exported model against the PyTorch
-model on real frames; the export fails if they disagree."""
+"""Exporting a checkpoint (``fassst-rt export``, fassst_rt/cli/export.py): the
+frame graph (NAME.onnx, dynamic batch, carrying the metadata) and the tail
+graph (NAME.tail.onnx, dynamic K), then a parity check of the exported model
+against the PyTorch model on real frames; the export fails if they disagree."""
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any, Sequence
@@ -13,15 +12,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..backends.onnxruntime_backend import tail_path_for
 from ..hashing import sha256_file
-from ..metadata import METADATA_KEY, ModelMetadata, make_metadata
+from ..metadata import ModelMetadata, make_metadata
+from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, MAX_OPSET, METADATA_KEY, TAIL_INPUT, TAIL_OUTPUT, tail_onnx_path
 from ..parity import parity_problems
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import model_from_checkpoint
 from .network import FASSST, FrameGraph, TailGraph
 from .torch_backend import TorchBackend
-
-MAX_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
 
 
 class ExportError(RuntimeError):
@@ -43,25 +40,32 @@ def metadata_for(model: FASSST, uint16: dict | None = None, tile: dict | None = 
 def export_graphs(model: FASSST, frame_path: str, opset: int = MAX_OPSET) -> str:
     """Writes NAME.onnx (input ``images`` (B, 3, in, in), B dynamic; outputs
     boxes, scores, p1, p2, p3) and NAME.tail.onnx (``rois`` (K, M, S1, S1) ->
-    ``masks``, K dynamic). Returns the tail path."""
+    ``masks``, K dynamic), tracing the model in eval mode; the model is left in
+    the mode it came in. Returns the tail path."""
     if opset > MAX_OPSET:
         raise ExportError(f"opset {opset} is above {MAX_OPSET}, the newest TensorRT 8.5 parses")
     cfg = model.config
-    tail_path = tail_path_for(frame_path)
+    tail_path = tail_onnx_path(frame_path)
     os.makedirs(os.path.dirname(os.path.abspath(frame_path)), exist_ok=True)
-    model = model.eval()
-    outputs = ["boxes", "scores", "p1", "p2", "p3"]
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        images = torch.zeros(1, 3, cfg.input_size, cfg.input_size)
-        torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=["images"],
-                          output_names=outputs,
-                          dynamic_axes={name: {0: "B"} for name in ["images", *outputs]},
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
-        rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
-        torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=["rois"],
-                          output_names=["masks"], dynamic_axes={"rois": {0: "K"}, "masks": {0: "K"}},
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    was_training = model.training
+    model.eval()
+    outputs = list(FRAME_OUTPUTS)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            images = torch.zeros(1, 3, cfg.input_size, cfg.input_size)
+            torch.onnx.export(FrameGraph(model), (images,), frame_path, input_names=[FRAME_INPUT],
+                              output_names=outputs,
+                              dynamic_axes={name: {0: "B"} for name in [FRAME_INPUT, *outputs]},
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+            rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
+            torch.onnx.export(TailGraph(model), (rois,), tail_path, input_names=[TAIL_INPUT],
+                              output_names=[TAIL_OUTPUT], dynamic_axes={TAIL_INPUT: {0: "K"}, TAIL_OUTPUT: {0: "K"}},
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+    finally:
+        # torch.onnx.export puts the (new, hence training-mode) wrapper module
+        # back in its own mode afterwards, and with it the model inside it.
+        model.train(was_training)
     return tail_path
 
 
@@ -115,78 +119,3 @@ def export_checkpoint(checkpoint: str, output: str, opset: int = MAX_OPSET,
     if problems:
         raise ExportError("the exported model disagrees with PyTorch:\n  " + "\n  ".join(problems[:10]))
     return metadata
-
-
-# ---------------------------------------------------------------------- CLI
-
-def add_arguments(parser) -> None:
-    parser.add_argument("checkpoint", help="a checkpoint written by `fassst-rt train`")
-    parser.add_argument("-o", "--output", required=True, help="NAME.onnx (NAME.tail.onnx is written beside it)")
-    parser.add_argument("--opset", type=int, default=MAX_OPSET, help=f"ONNX opset (at most {MAX_OPSET})")
-    parser.add_argument("--check-images", nargs="*", default=[],
-                        help="image files for the parity check (default: frames of the training data)")
-    parser.add_argument("--uint16-mapping", default=None,
-                        help="JSON rule for 16-bit frames (default: the training data's, if recorded)")
-    parser.add_argument("--tile", default=None, help="default tiling SIZE:OVERLAP recorded in the metadata")
-    parser.add_argument("--score-threshold", type=float, default=0.3)
-    parser.add_argument("--nms-threshold", type=float, default=0.5)
-    parser.add_argument("--max-instances", type=int, default=None)
-    parser.add_argument("--portable", action="store_true",
-                        help="also write NAME.portable.onnx: the whole pipeline in one standard-op graph "
-                             "(thresholds baked in; docs/portable.md), checked on the same frames")
-
-
-def _training_info(checkpoint: str) -> dict:
-    state = load_checkpoint(checkpoint)
-    return {"train_config": state.get("train_config", {}), "iteration": state.get("iteration"),
-            "metrics": state.get("metrics", {})}
-
-
-def _default_check_frames(info: dict) -> list[np.ndarray]:
-    """A few frames of the training data (its COCO file names them)."""
-    from ..io import read_image
-
-    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
-    ann = data.get("val_ann") or data.get("train_ann")
-    image_dir = (data.get("val_images") if data.get("val_ann") else data.get("train_images"))
-    if not ann or not os.path.isfile(ann):
-        return []
-    with open(ann) as f:
-        images = json.load(f)["images"][:3]
-    return [read_image(os.path.join(image_dir or os.path.dirname(ann), im["file_name"])) for im in images]
-
-
-def _uint16_from_training(info: dict) -> dict | None:
-    data = info["train_config"] if isinstance(info["train_config"], dict) else {}
-    ann = data.get("train_ann")
-    if ann and os.path.isfile(ann):
-        with open(ann) as f:
-            return json.load(f).get("info", {}).get("input_mapping")
-    return None
-
-
-def run(args) -> int:
-    from ..io import read_image
-
-    info = _training_info(args.checkpoint)
-    frames = [read_image(p) for p in args.check_images] or _default_check_frames(info)
-    if not frames:
-        raise ExportError("no frames for the parity check: pass --check-images FILE ...")
-    uint16 = json.loads(args.uint16_mapping) if args.uint16_mapping else _uint16_from_training(info)
-    tile = None
-    if args.tile:
-        size, overlap = (int(v) for v in args.tile.split(":"))
-        tile = {"size": size, "overlap": overlap}
-    metadata = export_checkpoint(args.checkpoint, args.output, args.opset, frames, uint16=uint16,
-                                 tile=tile, score_threshold=args.score_threshold,
-                                 nms_threshold=args.nms_threshold, max_instances=args.max_instances,
-                                 provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
-    print(f"exported {args.output} and {tail_path_for(args.output)} "
-          f"({len(metadata.class_names)} classes, input {metadata.input_size}); "
-          f"parity with PyTorch checked on {len(frames)} frames")
-    if args.portable:
-        from .portable import export_portable
-        path = export_portable(args.output, None, args.score_threshold, args.nms_threshold,
-                               args.max_instances, check_frames=frames)
-        print(f"exported {path} (one graph; parity with the two-graph runtime checked)")
-    return 0

@@ -103,7 +103,7 @@ def mask_targets(masks: torch.Tensor, rois: torch.Tensor, size: int) -> torch.Te
     masks (N, H, W) 0/1; rois (K, 5) rows [mask_index, x1, y1, x2, y2] (input
     px). Aligned RoIAlign at stride 1, one sample per bin, ``size`` x ``size``,
     thresholded at 0.5 -> (K, size, size) float 0/1."""
-    crop = roi_align(masks[:, None].float(), rois, size, 1.0)
+    crop = roi_align(masks[:, None].float(), rois, size, stride=1.0)
     return (crop[:, 0] >= 0.5).float()
 
 

@@ -36,7 +36,6 @@ size (cw, ch) = (W/S, H/S) and predicts (dx, dy, lw, lh):
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Mapping
 
 import torch
@@ -46,7 +45,7 @@ from .config import ModelConfig
 from .rff import roi_feature_fusion
 
 __all__ = ["FASSST", "MobileNetV2Backbone", "IAM", "Tail", "FrameGraph", "TailGraph",
-           "build_model", "load_imagenet_backbone", "export_onnx", "count_parameters",
+           "build_model", "load_imagenet_backbone", "count_parameters",
            "encode_boxes", "decode_boxes", "LOG_SIZE_MIN"]
 
 #: (expand ratio t, channels c, blocks n, stride s) of MobileNetV2's stages 2..8
@@ -351,6 +350,7 @@ def load_imagenet_backbone(model: FASSST, state_dict: Mapping[str, torch.Tensor]
 
 
 # -------------------------------------------------------------------- ONNX
+# The two modules fassst_rt/train/export.py traces into NAME.onnx and NAME.tail.onnx.
 
 class FrameGraph(nn.Module):
     """The frame graph: images -> boxes, scores, p1, p2, p3."""
@@ -372,31 +372,3 @@ class TailGraph(nn.Module):
 
     def forward(self, rois: torch.Tensor) -> torch.Tensor:
         return self.model.forward_tail(rois)
-
-
-def export_onnx(model: FASSST, frame_path: str | os.PathLike, tail_path: str | os.PathLike,
-                opset: int = 17, batch: int = 1) -> None:
-    """Writes the frame graph (input ``images`` (batch, 3, in, in); outputs
-    ``boxes``, ``scores``, ``p1``, ``p2``, ``p3``) and the tail graph (input
-    ``rois`` (K, M, S1, S1), K dynamic; output ``masks``) with the TorchScript
-    exporter. No metadata: the runtime's export command adds that."""
-    import warnings
-
-    cfg = model.config
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            images = torch.zeros(batch, 3, cfg.input_size, cfg.input_size)
-            torch.onnx.export(FrameGraph(model), (images,), os.fspath(frame_path),
-                              input_names=["images"],
-                              output_names=["boxes", "scores", "p1", "p2", "p3"],
-                              opset_version=opset, dynamo=False, do_constant_folding=True)
-            rois = torch.zeros(2, cfg.M, cfg.S1, cfg.S1)
-            torch.onnx.export(TailGraph(model), (rois,), os.fspath(tail_path),
-                              input_names=["rois"], output_names=["masks"],
-                              dynamic_axes={"rois": {0: "K"}, "masks": {0: "K"}},
-                              opset_version=opset, dynamo=False, do_constant_folding=True)
-    finally:
-        model.train(was_training)

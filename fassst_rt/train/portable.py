@@ -41,28 +41,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..backends.onnxruntime_backend import tail_path_for
 from ..hashing import sha256_file
-from ..metadata import METADATA_KEY, ModelMetadata
+from ..metadata import ModelMetadata
+from ..model_files import (FRAME_INPUT, FRAME_OUTPUTS, MAX_OPSET, METADATA_KEY, PORTABLE_OUTPUTS, TAIL_INPUT,
+                           portable_onnx_path, tail_onnx_path)
 from ..onnx_rff import ROI_ALIGN_OPSET, rff_nodes
 
-__all__ = ["PortableError", "portable_path_for", "export_portable", "selection_nodes",
-           "portable_instances", "run_portable", "check_portable_parity", "MAX_OPSET",
-           "PORTABLE_OUTPUTS"]
-
-MAX_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
-PORTABLE_OUTPUTS = ("boxes", "scores", "labels", "box_masks")
-_INPUT = "images"
+__all__ = ["PortableError", "export_portable", "selection_nodes", "portable_instances", "run_portable",
+           "check_portable_parity", "MAX_OPSET", "PORTABLE_OUTPUTS"]
 
 
 class PortableError(RuntimeError):
     """The portable export failed or disagrees with the two-graph runtime."""
-
-
-def portable_path_for(path: str) -> str:
-    """NAME.onnx -> NAME.portable.onnx"""
-    root, ext = os.path.splitext(path)
-    return root + ".portable" + ext
 
 
 # ------------------------------------------------------------------ selection
@@ -222,8 +212,8 @@ def export_portable(frame_path: str, output_path: Optional[str] = None,
     from onnx import TensorProto, helper
 
     frame_path = os.fspath(frame_path)
-    tail_path = tail_path_for(frame_path)
-    output_path = portable_path_for(frame_path) if output_path is None else os.fspath(output_path)
+    tail_path = tail_onnx_path(frame_path)
+    output_path = portable_onnx_path(frame_path) if output_path is None else os.fspath(output_path)
     frame = _load_at_opset(frame_path, "frame graph")
     doc = _metadata(frame)
     meta = ModelMetadata(doc, frame_path)
@@ -243,25 +233,25 @@ def export_portable(frame_path: str, output_path: Optional[str] = None,
     max_instances = int(max_instances)
 
     n, C, S, S1 = meta.num_cells, meta.num_classes, meta.input_size, meta.roi_size
-    fg = _renamed(frame.graph, "frame/", keep=[_INPUT])
+    fg = _renamed(frame.graph, "frame/", keep=[FRAME_INPUT])
     tg = _renamed(tail.graph, "tail/")
     f_out = {o.name[len("frame/"):]: o for o in fg.output}
-    if [i.name for i in fg.input if i.name not in {x.name for x in fg.initializer}] != [_INPUT] \
-            or set(f_out) != {"boxes", "scores", "p1", "p2", "p3"}:
-        raise PortableError("{}: not a FASSST frame graph (input 'images'; outputs boxes, scores, p1, p2, "
-                            "p3)".format(frame_path))
+    if [i.name for i in fg.input if i.name not in {x.name for x in fg.initializer}] != [FRAME_INPUT] \
+            or set(f_out) != set(FRAME_OUTPUTS):
+        raise PortableError("{}: not a FASSST frame graph (input '{}'; outputs {})".format(
+            frame_path, FRAME_INPUT, ", ".join(FRAME_OUTPUTS)))
     for name, shape in (("boxes", (n, 4)), ("scores", (n, C))):
         got = _static_dims(f_out[name])[1:]
         if any(g is not None and g != e for g, e in zip(got, shape)):
             raise PortableError("{}: the frame graph's '{}' has shape (B, {}), the metadata says (B, {})"
                                 .format(frame_path, name, ", ".join(map(str, got)), ", ".join(map(str, shape))))
     if len(tg.input) - len(tg.initializer) > 1 or len(tg.output) != 1:
-        raise PortableError("{}: not a FASSST tail graph (one input 'rois', one output)".format(tail_path))
+        raise PortableError("{}: not a FASSST tail graph (one input '{}', one output)".format(tail_path, TAIL_INPUT))
     tail_in = [i.name for i in tg.input if i.name not in {x.name for x in tg.initializer}][0]
     tail_out = tg.output[0].name
 
     # the frame graph, batch fixed to 1
-    image_input = [i for i in fg.input if i.name == _INPUT][0]
+    image_input = [i for i in fg.input if i.name == FRAME_INPUT][0]
     dims = image_input.type.tensor_type.shape.dim
     dims[0].Clear()
     dims[0].dim_value = 1
@@ -359,7 +349,7 @@ def run_portable(session, frame: np.ndarray, channel_order: str = "bgr"):
 
     meta = _portable_metadata(session)
     images, (geometry,) = processing.preprocess_frames([frame], meta, channel_order)
-    values = session.run(list(PORTABLE_OUTPUTS), {_INPUT: images})
+    values = session.run(list(PORTABLE_OUTPUTS), {FRAME_INPUT: images})
     return portable_instances(dict(zip(PORTABLE_OUTPUTS, values)), geometry, frame.shape[0], frame.shape[1],
                               meta.class_names)
 

@@ -3,8 +3,10 @@
 The numerics are the project's (docs/kernels.md, DESIGN section 2), equal to the
 C++ kernels ``fassst_rt.ops.roi_crop`` / ``roi_fuse`` to float32 rounding:
 
-- ``roi_align`` is RoIAlign with ``aligned=True`` and ``sampling_ratio=1``: bin
-  (i, j) of a box (x1, y1, x2, y2) samples the map bilinearly at
+- ``roi_align(feature, rois, output_size, stride)`` takes the same arguments as
+  ``fassst_rt.ops.roi_crop``. It is RoIAlign with ``aligned=True`` and
+  ``sampling_ratio=1``: with scale = 1 / stride, bin (i, j) of a box
+  (x1, y1, x2, y2) samples the map bilinearly at
   ``x = x1*scale - 0.5 + (j + 0.5) * (x2 - x1)*scale / S`` (y likewise), computed
   in the kernels' order (start = x1*scale - 0.5, end = x2*scale - 0.5,
   bin = (end - start) / S, x = start + j*bin + 0.5*bin). A sample with
@@ -49,13 +51,18 @@ def _axis_taps(lo: torch.Tensor, hi: torch.Tensor, spatial_scale: float, out: in
     return low.clamp(0, size - 1), high.clamp(0, size - 1), w_low, w_high
 
 
-def roi_align(feature: torch.Tensor, rois: torch.Tensor, output_size: int,
-              spatial_scale: float) -> torch.Tensor:
-    """Aligned RoIAlign with one sample per bin.
+def roi_align(feature: torch.Tensor, rois: torch.Tensor, output_size: int, stride: float) -> torch.Tensor:
+    """Aligned RoIAlign with one sample per bin, the arguments of
+    ``fassst_rt.ops.roi_crop``.
 
     feature (B, C, H, W); rois (K, 5) rows [batch_index, x1, y1, x2, y2] in input
-    pixels; ``spatial_scale`` = 1 / stride. Returns (K, C, S, S) in the
+    pixels; ``stride``: the feature map's stride in input pixels (the map is
+    sampled at input coordinates / stride). Returns (K, C, S, S) in the
     feature's dtype."""
+    stride = float(stride)
+    if not stride > 0.0 or stride == float("inf"):
+        raise ValueError(f"stride must be a positive finite number (input pixels per feature pixel), got {stride}")
+    spatial_scale = 1.0 / stride
     if feature.dim() != 4:
         raise ValueError(f"feature must be (B, C, H, W), got {tuple(feature.shape)}")
     if rois.dim() != 2 or rois.shape[1] != 5:
@@ -99,16 +106,16 @@ def roi_feature_fusion(p1: torch.Tensor, p2: torch.Tensor, p3: torch.Tensor, roi
     """R = relu(R1 + up2(R2 + up2(R3))), (K, M, S1, S1).
 
     With ``use_rff=False`` (the paper's Table 9 ablation) the tail gets R1 alone,
-    ``roi_align(p1, rois, S1, 1/stride1)`` as it is (no ReLU), which is what the
+    ``roi_align(p1, rois, S1, strides[0])`` as it is (no ReLU), which is what the
     runtime's ``roi_crop`` gives."""
     S1 = int(S1)
     if S1 < 4 or S1 % 4:
         raise ValueError(f"S1 must be a positive multiple of 4, got {S1}")
-    r1 = roi_align(p1, rois, S1, 1.0 / float(strides[0]))
+    r1 = roi_align(p1, rois, S1, strides[0])
     if not use_rff:
         return r1
-    r2 = roi_align(p2, rois, S1 // 2, 1.0 / float(strides[1]))
-    r3 = roi_align(p3, rois, S1 // 4, 1.0 / float(strides[2]))
+    r2 = roi_align(p2, rois, S1 // 2, strides[1])
+    r3 = roi_align(p3, rois, S1 // 4, strides[2])
     if r1.shape[0] == 0:
         return r1
     return torch.relu(r1 + up2(r2 + up2(r3)))

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from fassst_rt.train.data import augment as aug
+from fassst_rt.data import augment as aug
 
 PASTE_COLOUR = (201, 33, 97)  # a flat source colour the noisy targets never hold
 
@@ -337,7 +337,7 @@ def coco():
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
-    from fassst_rt.train.data import synthetic
+    from fassst_rt.data import synthetic
 
     root = tmp_path_factory.mktemp("paste_shapes")
     return synthetic.generate(root, 4, size=(96, 128), seed=3, classes=("ellipse", "rectangle"),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fassst_rt.train.data import augment as aug
+from fassst_rt.data import augment as aug
 
 
 def _scene():

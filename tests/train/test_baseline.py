@@ -11,7 +11,7 @@ pytest.importorskip("pycocotools")
 try:
     from fassst_rt.train import baseline
     from fassst_rt.train import evaluate as ev
-    from fassst_rt.train.data.synthetic import mask_to_annotation
+    from fassst_rt.data.synthetic import mask_to_annotation
 except ImportError as e:  # fassst_rt needs its compiled core (fassst_rt._C)
     pytest.skip("fassst_rt does not import here ({}); build/install it first".format(e),
                 allow_module_level=True)
@@ -120,12 +120,12 @@ def test_flat_frame_gives_no_instances():
 
 
 def test_on_a_real_test_frame_when_converted():
-    from fassst_rt.train.data import realdata
+    from fassst_rt.data import realdata
 
     root = realdata.cache_dir() / realdata.DEFAULT_DATASET_DIR
     ann = root / "frames_test.json"
     if not ann.is_file():
-        pytest.skip("the real data is not converted in {} (run `python -m fassst_rt.train.data.realdata`)"
+        pytest.skip("the real data is not converted in {} (run `fassst-rt data fetch`)"
                     .format(root))
     gt = ev.load_gt(str(ann))
     hela = [i for i in sorted(gt.imgs) if gt.imgs[i]["dataset"] == "hela"][:1]

@@ -10,7 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("pycocotools")
 try:
-    from fassst_rt.train.data import augment, coco, synthetic
+    from fassst_rt.data import augment, synthetic
+    from fassst_rt.train.data import coco
 except ImportError as e:  # fassst_rt needs its compiled core (fassst_rt._C)
     pytest.skip("fassst_rt does not import here ({}); build/install it first".format(e),
                 allow_module_level=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 try:
-    from fassst_rt.train.data import synthetic
+    from fassst_rt.data import synthetic
 except ImportError as e:  # fassst_rt itself needs its compiled core
     pytest.skip("fassst_rt does not import here ({}); build/install it first".format(e),
                 allow_module_level=True)

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("pycocotools")
 try:
     from fassst_rt.train import evaluate as ev
-    from fassst_rt.train.data.synthetic import mask_to_annotation
+    from fassst_rt.data.synthetic import mask_to_annotation
 except ImportError as e:  # fassst_rt needs its compiled core (fassst_rt._C)
     pytest.skip("fassst_rt does not import here ({}); build/install it first".format(e),
                 allow_module_level=True)

@@ -18,14 +18,14 @@ ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch", reason="export needs PyTorch (the training extra)")
 skimage_data = pytest.importorskip("skimage.data", reason="real photos come from scikit-image")
 
-from fassst_rt import Segmenter, processing  # noqa: E402
+from fassst_rt import Segmenter, model_files, processing  # noqa: E402
 from fassst_rt.parity import parity_problems  # noqa: E402
 from fassst_rt.train.checkpoint import save_checkpoint  # noqa: E402
 from fassst_rt.train.config import ModelConfig  # noqa: E402
 from fassst_rt.train.export import export_checkpoint  # noqa: E402
 from fassst_rt.train.network import FASSST  # noqa: E402
 from fassst_rt.train.portable import (PORTABLE_OUTPUTS, PortableError, check_portable_parity,  # noqa: E402
-                                      export_portable, portable_path_for, run_portable, selection_nodes)
+                                      export_portable, run_portable, selection_nodes)
 
 TINY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "tiny", "tiny.onnx")
 
@@ -117,7 +117,7 @@ def test_portable_graph_is_standard_onnx_at_opset_17(portable, models, model):
     doc = json.loads({p.key: p.value for p in proto.metadata_props}["fassst"])
     assert doc["portable"] is True and doc["score_threshold"] == 0.3 and doc["nms_threshold"] == 0.5
     assert doc["max_instances"] == doc["grid_size"] ** 2
-    assert portable_path_for(models[model]).endswith(".portable.onnx")
+    assert model_files.portable_onnx_path(models[model]).endswith(".portable.onnx")
 
 
 # -------------------------------------------------------------- the selection
@@ -286,8 +286,8 @@ def test_missing_metadata_and_bad_arguments_are_refused(tmp_path):
 # ------------------------------------------------------------------------ CLI
 
 def test_export_cli_portable_flag(tmp_path):
-    from fassst_rt.io import write_image
-    from fassst_rt.train import export
+    from fassst_rt.cli import export
+    from fassst_rt.opencv_io import write_image
 
     torch.manual_seed(5)
     config = ModelConfig(input_size=128, width_mult=0.35, S=4, num_classes=2, M=8, tail_channels=8,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 try:
-    from fassst_rt.train.data import realdata as rd
+    from fassst_rt.data import realdata as rd
 except ImportError as e:  # fassst_rt needs its compiled core (fassst_rt._C)
     pytest.skip("fassst_rt does not import here ({}); build/install it first".format(e),
                 allow_module_level=True)

@@ -67,8 +67,7 @@ def maxerr(a, b):
 
 
 def crop_t(feature, rois, size, stride):
-    return roi_align(torch.from_numpy(feature), torch.from_numpy(rois), size,
-                     1.0 / stride).numpy()
+    return roi_align(torch.from_numpy(feature), torch.from_numpy(rois), size, stride).numpy()
 
 
 def fuse_t(p1, p2, p3, rois, s1, use_rff=True):
@@ -137,11 +136,14 @@ def test_without_rff_the_tail_gets_r1_alone():
 
 def test_empty_rois_and_bad_arguments():
     f = torch.zeros(1, 3, 4, 4)
-    assert roi_align(f, torch.zeros(0, 5), 7, 0.125).shape == (0, 3, 7, 7)
+    assert roi_align(f, torch.zeros(0, 5), 7, 8).shape == (0, 3, 7, 7)
     assert roi_feature_fusion(f, f[..., :2, :2], f[..., :1, :1], torch.zeros(0, 5), 8).shape == (
         0, 3, 8, 8)
     with pytest.raises(ValueError):
-        roi_align(f, torch.zeros(3, 4), 7, 0.125)
+        roi_align(f, torch.zeros(3, 4), 7, 8)
+    for stride in (0, -8, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="stride must be a positive finite number"):
+            roi_align(f, torch.zeros(1, 5), 7, stride)
     with pytest.raises(ValueError):
         roi_feature_fusion(f, f, f, torch.zeros(1, 5), 6)
 
@@ -150,7 +152,7 @@ def test_roi_align_gradient_wrt_feature():
     rng = np.random.default_rng(3)
     feature = torch.from_numpy(rng.standard_normal((2, 2, 5, 6))).requires_grad_(True)
     rois = torch.from_numpy(make_rois(rng, 7, 2, 40, 48).astype(np.float64))
-    assert torch.autograd.gradcheck(lambda f: roi_align(f, rois, 3, 1 / 8), (feature,))
+    assert torch.autograd.gradcheck(lambda f: roi_align(f, rois, 3, 8), (feature,))
     p1 = torch.from_numpy(rng.standard_normal((1, 2, 6, 6))).requires_grad_(True)
     p2 = torch.from_numpy(rng.standard_normal((1, 2, 3, 3))).requires_grad_(True)
     p3 = torch.from_numpy(rng.standard_normal((1, 2, 2, 2))).requires_grad_(True)
@@ -187,7 +189,8 @@ def test_roi_align_equals_kernel_roi_crop(ops, seed):
     feature = (rng.standard_normal((batch, channels, h, w)) * 10).astype(np.float32)
     rois = make_rois(rng, 40, batch, h * stride, w * stride)
     kernel = ops.roi_crop(feature, rois, size, stride)
-    got = crop_t(feature, rois, size, stride)
+    # the same argument list as the kernel's: a stride, not its reciprocal
+    got = roi_align(torch.from_numpy(feature), torch.from_numpy(rois), size, stride).numpy()
     assert maxerr(got, kernel) <= tol(kernel)
 
 

@@ -15,11 +15,12 @@ torch = pytest.importorskip("torch")
 # The data loader letterboxes with the runtime's C++ core (DESIGN section 5).
 pytest.importorskip("fassst_rt._C", reason="the compiled core fassst_rt._C is not built")
 
+from fassst_rt.cli import train as train_cli  # noqa: E402
 from fassst_rt.train import trainer  # noqa: E402
 from fassst_rt.train.checkpoint import (check_safe, load_checkpoint,  # noqa: E402
                                         model_from_checkpoint)
 from fassst_rt.train.config import ModelConfig, TrainConfig, preset  # noqa: E402
-from fassst_rt.train.data import synthetic  # noqa: E402
+from fassst_rt.data import synthetic  # noqa: E402
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
@@ -116,18 +117,18 @@ def test_cli_config_file_and_overrides(data, tmp_path):
     cfg_file.write_text(json.dumps({"preset": "tiny", "train_ann": data[0], "batch_size": 2,
                                     "model": {"M": 12}}))
     parser = argparse.ArgumentParser()
-    trainer.add_arguments(parser)
+    train_cli.add_arguments(parser)
     args = parser.parse_args(["--config", str(cfg_file), "--iterations", "2", "--out-dir",
                               str(tmp_path / "cli"), "--no-progress", "--no-augment",
                               "--set", "model.S1=8", "--grid", "5"])
-    assert trainer.run(args) == 0
+    assert train_cli.run(args) == 0
     saved = TrainConfig.from_dict(json.loads((tmp_path / "cli" / "config.json").read_text()))
     assert (saved.iterations, saved.batch_size, saved.augment) == (2, 2, False)
     assert (saved.model.M, saved.model.S1, saved.model.S, saved.model.width_mult) == (
         12, 8, 5, preset("tiny").model.width_mult)
     assert os.path.isfile(tmp_path / "cli" / "final.pt")
     bad = parser.parse_args(["--config", str(cfg_file), "--set", "model.S=12"])
-    assert trainer.run(bad) == 2
+    assert train_cli.run(bad) == 2
 
 
 def test_backbone_weights_option(data, tmp_path):

@@ -14,16 +14,16 @@ An item is ``(image, target)``:
   copy-paste added, before any were dropped).
 
 Letterboxing and normalisation are the runtime's own ``fassst_rt.processing.letterbox`` and
-``to_network_input`` (docs/architecture.md, "Pre- and post-processing"),
-applied to the image and, as channels of 0/255, to the masks (a mask pixel is set where the
-resampled value is >= 128; the padding value 114 falls outside). Instances left with fewer
+``to_network_input`` (docs/architecture.md, "Pre- and post-processing"), applied by
+fassst_rt/data/letterbox.py to the image and, as channels of 0/255, to the masks (a mask pixel
+is set where the resampled value is >= 128; the padding value 114 falls outside). Instances left with fewer
 than ``min_area`` input pixels (cut away by a crop, or too small at this input size) are
 dropped, and boxes are recomputed from the masks that remain. Crowd annotations
 (``iscrowd`` = 1) are skipped.
 
-Augmentation (``augment=True``; :mod:`.augment`): copy-paste of instances from another image
-of the set (off by default; applied first, so pasted instances go through the rest), then flips,
-rotation (off by default), colour jitter, random scale and crop. Its randomness is a function
+Augmentation (``augment=True``; :mod:`fassst_rt.data.augment`): copy-paste of instances from
+another image of the set (off by default; applied first, so pasted instances go through the
+rest), then flips, rotation (off by default), colour jitter, random scale and crop. Its randomness is a function
 of ``(seed, epoch, index)``: call ``set_epoch`` each epoch.
 """
 
@@ -35,47 +35,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import numpy as np
 import torch
 
-from . import augment as aug
-
-
-def _letterbox(image: np.ndarray, size: int):
-    """The runtime's letterbox (a seam the tests can replace when the compiled core is absent)."""
-    from fassst_rt.processing import letterbox
-
-    return letterbox(image, size)
-
-
-def letterbox_masks(masks: np.ndarray, size: int, chunk: int = 64) -> np.ndarray:
-    """(N, H, W) 0/1 masks -> (N, size, size) uint8 0/1 through the runtime letterbox."""
-    n = masks.shape[0]
-    out = np.zeros((n, size, size), dtype=np.uint8)
-    for start in range(0, n, chunk):
-        part = np.ascontiguousarray(np.moveaxis(masks[start:start + chunk], 0, -1)) * np.uint8(255)
-        lb = np.asarray(_letterbox(part, size).image)
-        if lb.ndim == 2:
-            lb = lb[:, :, None]
-        out[start:start + chunk] = np.moveaxis(lb >= 128, -1, 0)
-    return out
-
-
-def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) -> (N, 4) float32 x1, y1, x2, y2: [min col, min row, max col + 1, max row + 1]
-    (zeros for an empty mask)."""
-    boxes = np.zeros((masks.shape[0], 4), dtype=np.float32)
-    for i, m in enumerate(masks):
-        cols = np.flatnonzero(m.any(axis=0))
-        rows = np.flatnonzero(m.any(axis=1))
-        if cols.size:
-            boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
-    return boxes
-
-
-def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """(S, S, 3) uint8 RGB -> (3, S, S) float32 ``(x / 255 - mean) / std``: the runtime's
-    ``fassst_rt.processing.to_network_input`` (one implementation)."""
-    from fassst_rt.processing import to_network_input
-
-    return np.ascontiguousarray(to_network_input(image, mean, std, bgr=False)[0])
+from ...data import augment as aug
+from ...data.letterbox import boxes_from_masks, letterbox_image, letterbox_masks, normalize
 
 
 class CocoInstanceDataset(torch.utils.data.Dataset):
@@ -155,8 +116,8 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
                    rng: np.random.Generator, group=None):
         """Pastes instances of a source image drawn uniformly from the images of ``group`` in
         :attr:`paste_sources` (it may be this image) into ``image``
-        (:func:`.augment.paste_instances`); returns (image, masks, labels, pasted). An image
-        whose group holds no source is returned unchanged."""
+        (:func:`fassst_rt.data.augment.paste_instances`); returns (image, masks, labels, pasted).
+        An image whose group holds no source is returned unchanged."""
         sources = self.paste_sources.get(group)
         if not sources:
             return image, masks, labels, 0
@@ -203,7 +164,7 @@ class CocoInstanceDataset(torch.utils.data.Dataset):
                 image, masks, labels, pasted = self.copy_paste(image, masks, labels, rng,
                                                                info.get("dataset"))
             image, masks, meta = aug.augment(image, masks, rng, self.augment_options)
-        lb = _letterbox(np.ascontiguousarray(image), self.input_size)
+        lb = letterbox_image(np.ascontiguousarray(image), self.input_size)
         lb_image = np.asarray(lb.image)
         S = self.input_size
         lb_masks = letterbox_masks(masks, S) if len(masks) else np.zeros((0, S, S), np.uint8)

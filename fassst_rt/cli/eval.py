@@ -7,18 +7,17 @@ selection, RFF kernel, tiling and mask pasting users get), on whole frames;
     fassst-rt eval --model engines/fassst_default.onnx --ann DATA/test.json --images DATA/images
 """
 
-from __future__ import annotations
-
 import os
 import time
+from typing import Any, Dict, List, Optional
 
-from ..io import read_image
+from ..opencv_io import read_image
 from ..segmenter import Segmenter
-from .evaluate import evaluate_by_group, format_table, load_gt, write_json
+from ..train.evaluate import evaluate_by_group, format_table, load_gt, write_json
 
 
-def predict_with_model(model: str, coco_gt, image_dir: str, score_threshold: float | None = None,
-                       tile=None, progress: bool = True) -> list[dict]:
+def predict_with_model(model: str, coco_gt, image_dir: str, score_threshold: Optional[float] = None,
+                       tile=None, progress: bool = True) -> List[Dict[str, Any]]:
     """Runs ``model`` on every image of ``coco_gt``; prediction dicts for
     :func:`evaluate_predictions`."""
     gt = load_gt(coco_gt)
@@ -59,7 +58,7 @@ def run(args) -> int:
     gt = load_gt(args.ann)
     t0 = time.perf_counter()
     if args.baseline:
-        from .baseline import predict_coco
+        from ..train.baseline import predict_coco
         predictions = predict_coco(gt, image_dir)
         what = "baseline (Otsu + distance-transform watershed)"
     else:

@@ -7,9 +7,9 @@ import sys
 import time
 from typing import Iterable, Optional
 
-from . import io
-from .models import default_model_path
-from .segmenter import Segmenter
+from .. import opencv_io
+from ..models import default_model_path
+from ..segmenter import Segmenter
 
 
 def add_arguments(parser) -> None:
@@ -75,7 +75,7 @@ def _write_json(path: str, instances) -> None:
 
 
 def _images(folder: str) -> Iterable[str]:
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(io.IMAGE_SUFFIXES))
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(opencv_io.IMAGE_SUFFIXES))
     return [os.path.join(folder, n) for n in names]
 
 
@@ -87,7 +87,7 @@ def run(args) -> int:
                           num_threads=args.threads)
     source = args.source
     with segmenter:
-        if source.isdigit() or source.lower().endswith(io.VIDEO_SUFFIXES):
+        if source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES):
             return _run_video(segmenter, int(source) if source.isdigit() else source, args)
         if os.path.isdir(source):
             return _run_folder(segmenter, source, args)
@@ -104,13 +104,13 @@ def _summary(path: str, instances) -> str:
 
 
 def _run_image(segmenter: Segmenter, path: str, output: Optional[str], as_json: bool) -> int:
-    frame = io.read_image(path)
+    frame = opencv_io.read_image(path)
     instances = segmenter.run(frame)
     print(_summary(path, instances))
     if output:
         if os.path.isdir(output) or not os.path.splitext(output)[1]:
             output = os.path.join(output, os.path.splitext(os.path.basename(path))[0] + ".png")
-        io.write_image(output, instances.plot(_displayable(frame)))
+        opencv_io.write_image(output, instances.plot(_displayable(frame)))
         print("overlay written to {}".format(output))
         if as_json:
             _write_json(os.path.splitext(output)[0] + ".json", instances)
@@ -123,7 +123,7 @@ def _displayable(frame):
     """8-bit BGR for drawing (16-bit frames mapped as the model maps them)."""
     import numpy as np
     if frame.dtype == np.uint16:
-        from .input_mapping import PERCENTILE_0_5_99_5, map_to_uint8
+        from ..input_mapping import PERCENTILE_0_5_99_5, map_to_uint8
         frame = map_to_uint8(frame, PERCENTILE_0_5_99_5)
     return frame
 
@@ -131,17 +131,17 @@ def _displayable(frame):
 def _run_folder(segmenter: Segmenter, folder: str, args) -> int:
     paths = _images(folder)
     if not paths:
-        raise ValueError("{}: no images ({}) in this folder".format(folder, ", ".join(io.IMAGE_SUFFIXES)))
+        raise ValueError("{}: no images ({}) in this folder".format(folder, ", ".join(opencv_io.IMAGE_SUFFIXES)))
     out_dir = args.output
     progress = _Progress(len(paths), "img")
     try:
         for path in paths:
-            frame = io.read_image(path)
+            frame = opencv_io.read_image(path)
             instances = segmenter.run(frame)
             progress.update("{} instances".format(len(instances)))
             if out_dir:
                 stem = os.path.splitext(os.path.basename(path))[0]
-                io.write_image(os.path.join(out_dir, stem + ".png"), instances.plot(_displayable(frame)))
+                opencv_io.write_image(os.path.join(out_dir, stem + ".png"), instances.plot(_displayable(frame)))
                 if args.json:
                     _write_json(os.path.join(out_dir, stem + ".json"), instances)
     finally:
@@ -151,14 +151,14 @@ def _run_folder(segmenter: Segmenter, folder: str, args) -> int:
 
 
 def _run_video(segmenter: Segmenter, source, args) -> int:
-    capture = io.open_video(source)
-    fps_in, count = io.video_properties(capture)
+    capture = opencv_io.open_video(source)
+    fps_in, count = opencv_io.video_properties(capture)
     writer = None
     records = []
     progress = _Progress(count, "frame")
     times = []
     try:
-        for frame in io.frames(capture):
+        for frame in opencv_io.frames(capture):
             t0 = time.perf_counter()
             instances = segmenter.run(frame)
             times.append(time.perf_counter() - t0)
@@ -166,7 +166,7 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
             progress.update("{} inst, {:.1f} FPS".format(len(instances), len(recent) / sum(recent)))
             if args.output:
                 if writer is None:
-                    writer = io.video_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
+                    writer = opencv_io.video_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
                 writer.write(instances.plot(frame))
             if args.json:
                 records.append(json.loads(instances.to_json()))

@@ -3,7 +3,7 @@
 Builds the frame engine (``NAME.plan``) and the tail engine
 (``NAME.tail.plan``) from the exported ONNX graphs with TensorRT's builder
 and ONNX parser, on the device that will run them, and writes
-``NAME.plan.json`` beside them (fassst_rt/backends/trt_plan.py).
+``NAME.plan.json`` beside them (fassst_rt/tensorrt/plan.py).
 
 - precision: ``--fp16`` / ``--fp32``; by default FP16 where the GPU is fast at
   it (Xavier 7.2, Orin 8.7, Turing and newer) and FP32 where it is not
@@ -21,22 +21,20 @@ TensorRT is imported only when a build starts: without it, the command says
 so in one line.
 """
 
-import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-from .backends import cuda_memory as cm
-from .backends import trt_compat
-from .backends.base import ModelError
-from .backends.tensorrt_backend import runtime_problems
-from .backends.trt_plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash,
-                                plan_paths, profiles_for, read_sidecar, relative_to, sha256_file,
-                                sidecar_document)
-from .metadata import METADATA_KEY, MetadataError, ModelMetadata
+from ..backends.base import ModelError
+from ..metadata import MetadataError, ModelMetadata
+from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, plan_paths, tail_onnx_path
+from . import compat as trt_compat
+from . import cuda_memory as cm
+from .backend import runtime_problems
+from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash, profiles_for,
+                   read_sidecar, relative_to, sha256_file, sidecar_document)
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -122,10 +120,9 @@ def read_onnx_metadata_props(path: str) -> Dict[str, str]:
 def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
     """(metadata, tail ONNX path, frame sha256, tail sha256), checked: both
     files exist, the metadata is valid and names this tail file."""
-    root, ext = os.path.splitext(frame_onnx)
-    if ext.lower() != ".onnx":
+    if os.path.splitext(frame_onnx)[1].lower() != ".onnx":
         raise ValueError("the model must be an exported NAME.onnx, got {!r}".format(frame_onnx))
-    tail_onnx = root + ".tail" + ext
+    tail_onnx = tail_onnx_path(frame_onnx)
     for path, what in ((frame_onnx, "frame graph"), (tail_onnx, "tail graph")):
         if not os.path.isfile(path):
             raise FileNotFoundError("{}: the model's {} does not exist".format(path, what))
@@ -217,53 +214,40 @@ def _up_to_date(plan: str, key: str) -> bool:
         return False
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("onnx", help="NAME.onnx exported by `fassst-rt export` (NAME.tail.onnx beside it)")
-    parser.add_argument("-o", "--output", help="NAME.plan to write (default: beside the ONNX file); "
-                        "NAME.tail.plan and NAME.plan.json are written beside it")
-    precision = parser.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
-                           help="FP16 engines (default on GPUs with fast FP16: Xavier, Orin, Turing+)")
-    precision.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
-                           help="FP32 engines (default on compute capability 6.1, e.g. GTX 1080 Ti)")
-    parser.add_argument("--workspace", type=int, default=DEFAULT_WORKSPACE_MB, metavar="MB",
-                        help="builder workspace limit in MB (default %(default)s)")
-    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
-                        help="most frames or tiles per frame-engine call (default %(default)s; more run in chunks)")
-    parser.add_argument("--device", type=int, default=0, help="CUDA device index (default 0)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="engine and timing cache (default $FASSST_RT_CACHE/tensorrt or ~/.cache/fassst_rt/tensorrt)")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the engine cache")
-    parser.add_argument("--force", action="store_true", help="build even when up to date or cached")
-
-
-def run(args: argparse.Namespace) -> int:
-    def report(line: str) -> None:
-        print(line, flush=True)
-
+def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[str] = None,
+                  workspace_mb: int = DEFAULT_WORKSPACE_MB, max_batch: int = DEFAULT_MAX_BATCH, device: int = 0,
+                  cache_dir: Optional[str] = None, no_cache: bool = False, force: bool = False,
+                  report: Report = print) -> int:
+    """``fassst-rt build``: the frame and tail engines of the exported model
+    ``onnx`` (NAME.onnx, NAME.tail.onnx beside it) and their sidecar, written
+    to ``output`` (default NAME.plan beside the ONNX file). ``precision``
+    "fp16" / "fp32", None for this GPU's default. The engine cache (under
+    ``cache_dir``, default :func:`default_cache_dir`) is read and filled unless
+    ``no_cache``; ``force`` builds even when the output is up to date or
+    cached. Progress lines go to ``report``. Returns 0."""
     start = time.monotonic()
-    if args.workspace < 16:
-        raise ValueError("--workspace must be at least 16 (MB), got {}".format(args.workspace))
-    frame_onnx = os.fspath(args.onnx)
+    if workspace_mb < 16:
+        raise ValueError("--workspace must be at least 16 (MB), got {}".format(workspace_mb))
+    frame_onnx = os.fspath(onnx)
     metadata, tail_onnx, frame_sha, tail_sha = read_model(frame_onnx)
-    plan = args.output or os.path.splitext(frame_onnx)[0] + ".plan"
+    plan = output or os.path.splitext(frame_onnx)[0] + ".plan"
     paths = plan_paths(plan)
-    profiles = profiles_for(metadata, args.max_batch)
+    profiles = profiles_for(metadata, max_batch)
 
     # What is missing to build here, all at once, before any TensorRT object exists.
     version, problems = runtime_problems()
     if not problems:
         devices = cm.gpu_status().devices
-        if args.device >= devices:
-            problems.append("--device {} does not exist ({} CUDA device(s))".format(args.device, devices))
+        if device >= devices:
+            problems.append("--device {} does not exist ({} CUDA device(s))".format(device, devices))
     if problems or version is None:
         raise RuntimeError("building TensorRT engines needs TensorRT, cuda-python and the NVIDIA GPU that "
                            "will run them: {}".format("; ".join(problems)))
 
-    cm.set_device(args.device)
-    gpu = cm.device_info(args.device)
-    if args.precision:
-        precision, source = args.precision, "option"
+    cm.set_device(device)
+    gpu = cm.device_info(device)
+    if precision:
+        source = "option"
     else:
         precision, source = default_precision(gpu.compute_capability, version), "default"
     if precision == "fp16" and not trt_compat.builder_supports_fp16():
@@ -276,13 +260,13 @@ def run(args: argparse.Namespace) -> int:
         version, gpu.name, cc, precision, " (this GPU's default)" if source == "default" else ""))
     report("  cache key {}".format(key))
 
-    if not args.force and _up_to_date(paths.frame, key):
+    if not force and _up_to_date(paths.frame, key):
         report("up to date: {} already holds these engines".format(paths.sidecar))
         return 0
 
-    cache_dir = args.cache_dir or default_cache_dir()
+    cache_dir = cache_dir or default_cache_dir()
     entry = os.path.join(cache_dir, "engines", key)
-    cached = None if (args.no_cache or args.force) else _cached(entry, key)
+    cached = None if (no_cache or force) else _cached(entry, key)
     folder = os.path.dirname(os.path.abspath(paths.frame))
     os.makedirs(folder, exist_ok=True)
     if os.path.exists(paths.sidecar):
@@ -295,20 +279,20 @@ def run(args: argparse.Namespace) -> int:
         timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
             version, gpu.compute_capability[0], gpu.compute_capability[1]))
         timing = b""
-        if not args.no_cache and os.path.isfile(timing_path):
+        if not no_cache and os.path.isfile(timing_path):
             with open(timing_path, "rb") as cache_file:
                 timing = cache_file.read()
             report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
         for step, (which, onnx_path, input_name, out) in enumerate(
-                (("frame", frame_onnx, "images", paths.frame), ("tail", tail_onnx, "rois", paths.tail)), 1):
+                (("frame", frame_onnx, FRAME_INPUT, paths.frame), ("tail", tail_onnx, TAIL_INPUT, paths.tail)), 1):
             t0 = time.monotonic()
             report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
-            engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, args.workspace,
+            engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, workspace_mb,
                                           timing, report)
             _write_atomic(out, engine)
             report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
                 step, which, out, len(engine) / 1e6, time.monotonic() - t0))
-        if not args.no_cache:
+        if not no_cache:
             os.makedirs(os.path.dirname(timing_path), exist_ok=True)
             _write_atomic(timing_path, timing)
             os.makedirs(entry, exist_ok=True)
@@ -320,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
 
     doc = sidecar_document(
         metadata=metadata, tensorrt_version=version, compute_capability=gpu.compute_capability,
-        device_name=gpu.name, precision=precision, precision_source=source, workspace_mb=args.workspace,
+        device_name=gpu.name, precision=precision, precision_source=source, workspace_mb=workspace_mb,
         profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(paths.frame),
         tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(paths.tail),
         frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
@@ -329,13 +313,3 @@ def run(args: argparse.Namespace) -> int:
     read_sidecar(paths.frame)  # what the runtime will check, checked now
     report("done in {:.0f} s: {}, {}, {}".format(time.monotonic() - start, paths.frame, paths.tail, paths.sidecar))
     return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m fassst_rt.trt_build``: the same as ``fassst-rt build``."""
-    from .cli import main as cli_main
-    return cli_main(["build"] + list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

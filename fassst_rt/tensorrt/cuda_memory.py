@@ -163,8 +163,10 @@ class _Owned:
 
 
 class DeviceBuffer(_Owned):
-    """An owning cudaMalloc allocation. ``ptr`` is the device address (what
-    TensorRT's set_tensor_address and the kernels take)."""
+    """An owning cudaMalloc allocation made through cuda-python (the engines'
+    tensors; not fassst_rt._C.KernelOutputBuffer, which the compiled kernels
+    allocate). ``ptr`` is the device address (what TensorRT's
+    set_tensor_address and the kernels take)."""
 
     def __init__(self, nbytes: int) -> None:
         self.nbytes = int(nbytes)

@@ -19,31 +19,17 @@ import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..backends.base import ModelError
 from ..hashing import sha256_file as sha256_file  # re-exported: the sidecar checks use it
 from ..metadata import MetadataError, ModelMetadata
-from .base import ModelError
-from .trt_compat import parse_version
+from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, plan_paths
+from .compat import parse_version
 
 SIDECAR_FORMAT = "fassst-tensorrt"
 SIDECAR_VERSION = 1
 PRECISIONS = ("fp32", "fp16")
 DEFAULT_MAX_BATCH = 8       # frames (or tiles) per frame-engine call; larger batches run in chunks
 DEFAULT_WORKSPACE_MB = 1024
-
-
-class PlanPaths(NamedTuple):
-    frame: str    # NAME.plan
-    tail: str     # NAME.tail.plan
-    sidecar: str  # NAME.plan.json
-
-
-def plan_paths(plan: str) -> PlanPaths:
-    """NAME.plan -> (NAME.plan, NAME.tail.plan, NAME.plan.json)."""
-    plan = os.fspath(plan)
-    root, ext = os.path.splitext(plan)
-    if ext.lower() != ".plan":
-        raise ValueError("a TensorRT model path must end in .plan, got {!r}".format(plan))
-    return PlanPaths(plan, root + ".tail" + ext, plan + ".json")
 
 
 # ------------------------------------------------------- device and precision
@@ -196,9 +182,10 @@ def parse_sidecar(doc: Any, source: str) -> PlanInfo:
     engines = _require(doc, "engines", dict, "", source)
     frame = _engine_entry(engines.get("frame"), "frame", source)
     tail = _engine_entry(engines.get("tail"), "tail", source)
-    fassst = doc.get("fassst")
+    fassst = doc.get(METADATA_KEY)
     if not isinstance(fassst, dict):
-        raise ModelError("{}: fassst (the model metadata) must be an object, got {!r}".format(source, fassst))
+        raise ModelError("{}: {} (the model metadata) must be an object, got {!r}".format(
+            source, METADATA_KEY, fassst))
     try:
         metadata = ModelMetadata(fassst, source=source + " (fassst metadata)")
     except MetadataError as exc:
@@ -282,11 +269,11 @@ def sidecar_document(*, metadata: ModelMetadata, tensorrt_version: str, compute_
         "cache_key": cache_key(model, tensorrt_version, compute_capability, precision, profiles),
         "engines": {
             "frame": {"file": frame_file, "sha256": frame_sha256, "onnx": frame_onnx,
-                      "onnx_sha256": frame_onnx_sha256, "input": "images", "profile": profiles["frame"]},
+                      "onnx_sha256": frame_onnx_sha256, "input": FRAME_INPUT, "profile": profiles["frame"]},
             "tail": {"file": tail_file, "sha256": tail_sha256, "onnx": tail_onnx,
-                     "onnx_sha256": tail_onnx_sha256, "input": "rois", "profile": profiles["tail"]},
+                     "onnx_sha256": tail_onnx_sha256, "input": TAIL_INPUT, "profile": profiles["tail"]},
         },
-        "fassst": metadata.to_dict(),
+        METADATA_KEY: metadata.to_dict(),
     }  # type: Dict[str, Any]
     if extra:
         doc.update(extra)

@@ -36,18 +36,14 @@ import numpy as np
 
 from .. import ops
 from .._device import DeviceArray
-from .base import Backend, FrameOutputs, ModelError
+from ..backends.base import Backend, FrameOutputs, ModelError
+from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, PYRAMID_OUTPUTS, TAIL_INPUT, TAIL_OUTPUT, plan_paths
+from . import compat as trt_compat
 from . import cuda_memory as cm
-from . import trt_compat
-from .trt_plan import compatibility_problems, onnx_path_of, plan_paths, read_sidecar, rebuild_command
+from .plan import compatibility_problems, onnx_path_of, read_sidecar, rebuild_command
 
 if TYPE_CHECKING:
     import tensorrt as trt
-
-FRAME_INPUT = "images"
-FRAME_OUTPUTS = ("boxes", "scores", "p1", "p2", "p3")
-TAIL_INPUT = "rois"
-TAIL_OUTPUT = "masks"
 
 
 class TensorRTUnavailableError(RuntimeError):
@@ -341,7 +337,7 @@ class TensorRTBackend(Backend):
                 raise ModelError("{}: tensor '{}' has shape (B, {}), the metadata ({}) says (B, {})".format(
                     self.path, name, ", ".join(map(str, frame[name].row_shape)), self.sidecar_path,
                     ", ".join(map(str, want))))
-        for level in ("p1", "p2", "p3"):
+        for level in PYRAMID_OUTPUTS:
             if len(frame[level].row_shape) != 3 or frame[level].row_shape[0] != m.mask_channels:
                 raise ModelError("{}: {} has shape (B, {}), the metadata says {} channels".format(
                     self.path, level, ", ".join(map(str, frame[level].row_shape)), m.mask_channels))
@@ -361,7 +357,7 @@ class TensorRTBackend(Backend):
             return "host", "fassst_rt was built without its CUDA kernels"
         if not info["gpu_available"]:
             return "host", "the fassst_rt CUDA kernels see no GPU: {}".format(info["gpu_error"])
-        dtypes = {self._frame.tensors[n].dtype for n in ("p1", "p2", "p3")}
+        dtypes = {self._frame.tensors[n].dtype for n in PYRAMID_OUTPUTS}
         tail_dtype = self._tail.tensors[TAIL_INPUT].dtype
         if len(dtypes) != 1 or tail_dtype not in dtypes or tail_dtype not in (np.float32, np.float16):
             return "host", "the engines' pyramid dtypes {} and tail input dtype {} differ".format(
@@ -406,9 +402,9 @@ class TensorRTBackend(Backend):
         if self.fuse_location == "device":
             levels = [_PyramidLevel((batch,) + info[n].row_shape, info[n].dtype,
                                     _DeviceRows(frame.ptr(n), frame.buffers[n], self._generation), id(self))
-                      for n in ("p1", "p2", "p3")]  # type: List[Any]
+                      for n in PYRAMID_OUTPUTS]  # type: List[Any]
         else:
-            levels = [host_out[n].astype(np.float32) for n in ("p1", "p2", "p3")]
+            levels = [host_out[n].astype(np.float32) for n in PYRAMID_OUTPUTS]
         return FrameOutputs(boxes, scores, levels[0], levels[1], levels[2])
 
     def run_tail(self, rois: np.ndarray) -> np.ndarray:

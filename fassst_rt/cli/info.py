@@ -5,7 +5,7 @@ outputs, classes, file sizes). A ``.plan`` is described from its sidecar
 import json
 import os
 
-from .backends import open_backend
+from ..backends import open_backend
 
 
 def add_arguments(parser) -> None:
@@ -19,7 +19,8 @@ class _PlanDescription:
     name = "tensorrt"
 
     def __init__(self, path: str) -> None:
-        from .backends.trt_plan import describe, plan_paths, read_sidecar
+        from ..model_files import plan_paths
+        from ..tensorrt.plan import describe, read_sidecar
 
         info = read_sidecar(path)
         paths = plan_paths(path)

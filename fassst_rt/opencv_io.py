@@ -1,4 +1,5 @@
-"""Reading and writing frames for the CLI and examples (OpenCV)."""
+"""Reading and writing images and videos, and opening cameras, with OpenCV (for the
+CLI and the examples; OpenCV is imported on first use)."""
 
 import os
 from typing import Iterator, Tuple, Union
