@@ -346,7 +346,7 @@ def build_timing_model(arch: str, size: int, grid: Optional[int], out_dir: str) 
 def _build_main(arch: str, size: int, grid: int, out: str) -> int:
     import torch
 
-    from fassst_rt.backends.onnxruntime_backend import sha256_of
+    from fassst_rt.hashing import sha256_file
     from fassst_rt.train.config import ModelConfig, preset
     from fassst_rt.train.export import attach_metadata, export_graphs, metadata_for
     from fassst_rt.train.network import FASSST
@@ -359,7 +359,7 @@ def _build_main(arch: str, size: int, grid: int, out: str) -> int:
     torch.manual_seed(0)
     model = FASSST(cfg).eval()
     tail = export_graphs(model, out)
-    attach_metadata(out, metadata_for(model, tail_sha256=sha256_of(tail),
+    attach_metadata(out, metadata_for(model, tail_sha256=sha256_file(tail),
                                       training={"note": "random weights, for timing only ({})".format(arch)}))
     return 0
 
