@@ -29,9 +29,12 @@ def torch_available() -> bool:
 
 def build_timing_model(arch: str, size: int, grid: Optional[int], out_dir: str) -> str:
     """A random-weight model of ``arch`` at ``size`` (and S = ``grid``), exported with
-    fassst_rt.train in a subprocess."""
+    fassst_rt.train in a subprocess. The weights are seeded: a model already built in
+    ``out_dir`` with the same arguments is the same model, and is reused."""
     name = "{}_{}{}".format(arch, size, "_S{}".format(grid) if grid else "")
     out = os.path.join(out_dir, name + ".onnx")
+    if os.path.isfile(out) and os.path.isfile(tail_of(out)):
+        return out
     cmd = [sys.executable, FPS_SCRIPT, BUILD_FLAG, arch, str(size), str(grid or 0), out]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=out_dir)
     if proc.returncode != 0 or not os.path.isfile(out):
