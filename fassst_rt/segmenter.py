@@ -107,17 +107,33 @@ class Segmenter:
 
     # ------------------------------------------------------------- settings
 
+    # Selection settings: readable, and settable between calls (the core
+    # validates them as at construction).
     @property
     def score_threshold(self) -> float:
         return self._core.score_threshold
+
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None:
+        self._core.score_threshold = float(value)
 
     @property
     def nms_threshold(self) -> float:
         return self._core.nms_threshold
 
+    @nms_threshold.setter
+    def nms_threshold(self, value: float) -> None:
+        self._core.nms_threshold = float(value)
+
     @property
     def max_instances(self) -> int:
         return self._core.max_instances
+
+    @max_instances.setter
+    def max_instances(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError("max_instances must be an int, got {!r}".format(value))
+        self._core.max_instances = int(value)
 
     @property
     def tile(self) -> Optional[Tuple[int, int]]:

@@ -20,7 +20,7 @@ TINY = os.path.join(HERE, "data", "tiny", "tiny.onnx")
 
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 try:
-    import fps  # noqa: E402  (for REQUIRED_FIELDS)
+    from fps_bench import conditions, plots, result  # noqa: E402
 finally:
     sys.path.pop(0)
 
@@ -71,9 +71,9 @@ def xavier_run(tmp_path_factory):
 
 def test_json_has_every_field(xavier_run):
     _, res = xavier_run
-    missing = [k for k in fps.REQUIRED_FIELDS if k not in res]
+    missing = [k for k in result.REQUIRED_FIELDS if k not in res]
     assert not missing
-    assert res["schema"] == fps.SCHEMA and res["device"] == "xavier"
+    assert res["schema"] == result.SCHEMA and res["device"] == "xavier"
     for k in ("median", "p90", "p99", "mean"):
         assert res["latency_ms"][k] > 0
     assert res["fps"]["from_median"] == pytest.approx(1e3 / res["latency_ms"]["median"])
@@ -173,14 +173,14 @@ def test_jetson_conditions_from_a_fake_sysfs(tmp_path):
         for name, value in (("scaling_min_freq", "1907200"), ("scaling_max_freq", "1907200"),
                             ("scaling_cur_freq", "1907200"), ("scaling_governor", "schedutil")):
             write("sys/devices/system/cpu/cpu{}/cpufreq/{}".format(cpu, name), value)
-    info = fps.jetson_info(str(tmp_path))
+    info = conditions.jetson_info(str(tmp_path))
     assert info["model"] == "NVIDIA Jetson Xavier NX Developer Kit"
     assert info["nv_tegra_release"].startswith("# R35")
     assert info["gpu_clock_hz"]["devfreq"] == "17000000.gv11b" and info["gpu_clock_hz"]["locked"]
     assert info["cpu_clocks_all_locked"] is True and info["clocks_locked"] is True
     write("sys/devices/system/cpu/cpu1/cpufreq/scaling_min_freq", "115200")  # jetson_clocks not run
-    assert fps.jetson_info(str(tmp_path))["clocks_locked"] is False
-    assert fps.jetson_info(str(tmp_path / "nowhere")) is None  # not a Jetson
+    assert conditions.jetson_info(str(tmp_path))["clocks_locked"] is False
+    assert conditions.jetson_info(str(tmp_path / "nowhere")) is None  # not a Jetson
 
 
 def test_plot_without_matplotlib(tmp_path):
@@ -190,7 +190,7 @@ def test_plot_without_matplotlib(tmp_path):
                "hline": 30.3, "hline_label": "target: 33 ms"},
               {"title": "FPS vs size", "xlabel": "px", "ylabel": "FPS", "x": [320, 416], "y": [20, 12]}]
     out = tmp_path / "fps.png"
-    assert fps.plot_opencv(panels, "caption", str(out)) is None
+    assert plots.plot_opencv(panels, "caption", str(out)) is None
     import cv2
     img = cv2.imread(str(out))
     assert img is not None and img.shape[1] == 2 * 520

@@ -102,20 +102,26 @@ struct Segmenter::Impl {
 
   void configure(const SegmenterOptions& o) {
     meta = backend->metadata();
-    score_threshold = o.score_threshold ? *o.score_threshold : meta.score_threshold;
-    nms_threshold = o.nms_threshold ? *o.nms_threshold : meta.nms_threshold;
-    max_instances = o.max_instances ? *o.max_instances : meta.max_instances;
-    if (!(score_threshold >= 0.0f && score_threshold <= 1.0f))
-      throw InvalidArgument(message("score_threshold must be in [0, 1], got ", score_threshold));
-    if (!(nms_threshold >= 0.0f && nms_threshold <= 1.0f))
-      throw InvalidArgument(message("nms_threshold must be in [0, 1], got ", nms_threshold));
-    if (max_instances < 0) throw InvalidArgument(message("max_instances must be >= 0, got ", max_instances));
+    score_threshold = checked_threshold("score_threshold", o.score_threshold ? *o.score_threshold : meta.score_threshold);
+    nms_threshold = checked_threshold("nms_threshold", o.nms_threshold ? *o.nms_threshold : meta.nms_threshold);
+    max_instances = checked_max_instances(o.max_instances ? *o.max_instances : meta.max_instances);
     if (o.max_batch < 1 || o.max_batch > kMaxBatchLimit)
       throw InvalidArgument(message("max_batch must be in [1, ", kMaxBatchLimit, "], got ", o.max_batch));
     max_batch = o.max_batch;
     num_threads = o.num_threads;
     TileSpec spec{o.tiling, o.tile_size, o.tile_overlap};
     resolve_tiling(spec, &tile_size, &tile_overlap);
+  }
+
+  static float checked_threshold(const char* name, float value) {
+    if (!(value >= 0.0f && value <= 1.0f)) throw InvalidArgument(message(name, " must be in [0, 1], got ", value));
+    return value;
+  }
+
+  static int checked_max_instances(int value) {
+    if (value < 0 || value > kMaxInstances)
+      throw InvalidArgument(message("max_instances must be in [0, ", kMaxInstances, "], got ", value));
+    return value;
   }
 
   // The tile size and overlap a spec means (size 0: no tiling), validated.
@@ -404,6 +410,27 @@ Selections Segmenter::select(const FrameOutputs& frame, int64_t batch) const {
   impl.require_open();
   if (batch < 0) throw InvalidArgument(message("batch must be >= 0, got ", batch));
   return impl.select(frame, batch);
+}
+
+void Segmenter::set_score_threshold(float value) {
+  Impl& impl = checked();
+  const float v = Impl::checked_threshold("score_threshold", value);
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  impl.score_threshold = v;
+}
+
+void Segmenter::set_nms_threshold(float value) {
+  Impl& impl = checked();
+  const float v = Impl::checked_threshold("nms_threshold", value);
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  impl.nms_threshold = v;
+}
+
+void Segmenter::set_max_instances(int value) {
+  Impl& impl = checked();
+  const int v = Impl::checked_max_instances(value);
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  impl.max_instances = v;
 }
 
 void Segmenter::close() {

@@ -122,6 +122,12 @@ class FASSST_API Segmenter {
   // host) of `batch` images, with this Segmenter's thresholds.
   Selections select(const FrameOutputs& frame, int64_t batch) const;
 
+  // Selection settings may change between calls (validated as at
+  // construction; a call in progress finishes with the old ones).
+  void set_score_threshold(float value);
+  void set_nms_threshold(float value);
+  void set_max_instances(int value);
+
   const ModelMetadata& metadata() const;
   const std::vector<std::string>& class_names() const;
   float score_threshold() const;
