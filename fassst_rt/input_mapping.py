@@ -14,7 +14,7 @@ then ``floor(clip((v - lo) / (hi - lo), 0, 1) * 255 + 0.5)`` in float64 (all 0
 when hi <= lo).
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import numpy as np
 
@@ -46,47 +46,3 @@ def map_to_uint8(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
         return np.zeros(f.shape, np.uint8)
     scaled = np.clip((f.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0) * 255.0
     return np.floor(scaled + 0.5).astype(np.uint8)
-
-
-def _map_uint16_with_core(frame: np.ndarray, rule: Dict[str, Any]) -> np.ndarray:
-    """map_to_uint8 for the runtime's uint16 frames, done by the C++ core (the
-    same code the C++ API runs; equal to map_to_uint8, tests/test_core_shared.py)."""
-    from . import _C
-    kind = rule.get("kind") if isinstance(rule, dict) else None
-    if kind == "percentile":
-        return _C.map_uint16_to_uint8(np.ascontiguousarray(frame), "percentile", float(rule["low"]),
-                                      float(rule["high"]))
-    if kind == "window":
-        return _C.map_uint16_to_uint8(np.ascontiguousarray(frame), "window", float(rule["min"]),
-                                      float(rule["max"]))
-    return map_to_uint8(frame, rule)  # identity and unknown rules: the Python checks and messages
-
-
-def frame_to_uint8_rgb_or_bgr(frame: Any, uint16_rule: Optional[Dict[str, Any]],
-                              name: str = "frame") -> np.ndarray:
-    """Any supported frame -> (H, W, 3) uint8, channel order unchanged.
-
-    Accepted: uint8 (H, W), (H, W, 1), (H, W, 3), (H, W, 4) (alpha dropped);
-    uint16 (H, W) or (H, W, 1) when the model has a 16-bit rule. Grey frames
-    are replicated to three channels."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError("{} must be a NumPy array (H, W, 3) uint8, got {}".format(name, type(frame).__name__))
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        frame = frame[:, :, 0]
-    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):
-        raise ValueError("{} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {}"
-                         .format(name, frame.shape))
-    if frame.shape[0] < 1 or frame.shape[1] < 1:
-        raise ValueError("{} is empty: shape {}".format(name, frame.shape))
-    if frame.dtype == np.uint16:
-        if frame.ndim != 2:
-            raise ValueError("{}: 16-bit frames must be single-channel, got shape {}".format(name, frame.shape))
-        if uint16_rule is None:
-            raise ValueError("{}: this model defines no mapping for 16-bit frames; convert the frame "
-                             "to 8-bit first".format(name))
-        frame = _map_uint16_with_core(frame, uint16_rule)
-    elif frame.dtype != np.uint8:
-        raise TypeError("{} must be uint8 (or uint16 single-channel), got {}".format(name, frame.dtype))
-    if frame.ndim == 2:
-        return np.repeat(frame[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(frame[:, :, :3])
