@@ -134,3 +134,40 @@ def test_an_unknown_16_bit_rule_is_refused_at_load():
     doc["input_mapping"]["uint16"] = {"kind": "gamma"}
     with pytest.raises(MetadataError, match="unknown 16-bit mapping rule"):
         ModelMetadata(doc, "tiny")
+
+
+class FailingTail(OnnxRuntimeBackend):
+    """The real backend whose tail raises, as a broken GPU or a closed session would."""
+
+    def run_tail(self, rois):
+        raise KeyError("the tail exploded")
+
+
+def test_a_python_backends_exception_reaches_the_caller_unchanged(rng):
+    frame = rng.integers(0, 256, (100, 140, 3), dtype=np.uint8)
+    with Segmenter(FailingTail(TINY, device="cpu"), score_threshold=0.0) as seg:
+        with pytest.raises(KeyError, match="the tail exploded"):
+            seg.run(frame)
+        # and the Segmenter stays usable for frames without instances
+        seg.score_threshold = 1.0
+        assert len(seg.run(frame)) == 0
+
+
+def test_threads_share_one_segmenter_with_sequential_results(rng):
+    import threading
+    frames = [rng.integers(0, 256, (90, 120, 3), dtype=np.uint8) for _ in range(6)]
+    with Segmenter(TINY, device="cpu", score_threshold=0.0) as seg:
+        want = [seg.run(f) for f in frames]
+        got = [None] * len(frames)
+
+        def work(i):
+            got[i] = seg.run(frames[i])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(frames))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(w.boxes, g.boxes)
+        np.testing.assert_array_equal(w.box_masks, g.box_masks)
