@@ -197,14 +197,17 @@ struct Segmenter::Impl {
     sigmoid_inplace(box_masks, count * area);
   }
 
-  // One frame-graph call for all crops, one tail pass over their selected
-  // instances.
-  std::vector<Instances> segment_call(const std::vector<Crop>& crops, bool force_tail, Timings* timings) {
-    const auto t0 = Clock::now();
-    const NetworkInput in = preprocess(crops);
-    const auto t1 = Clock::now();
-    const FrameOutputs frame = backend->run_frame(in.data.data(), in.batch);
+  // Stage 2 of a call: the frame graph, its outputs checked.
+  FrameOutputs infer(const NetworkInput& in) {
+    FrameOutputs frame = backend->run_frame(in.data.data(), in.batch);
     check_frame_outputs(frame, in.batch);
+    return frame;
+  }
+
+  // Stage 3 of a call: selection, ROI feature fusion + tail on the selected
+  // instances, and one Instances per crop in the crop's pixels.
+  std::vector<Instances> finish(const Crop* crops, const NetworkInput& in, const FrameOutputs& frame,
+                                bool force_tail, Timings* timings) {
     const auto t2 = Clock::now();
     Selections sel = select(frame, in.batch);
     const auto t3 = Clock::now();
@@ -223,10 +226,8 @@ struct Segmenter::Impl {
       masks_of(frame, sel.rois.data(), k, box_masks.data());
     }
     const auto t4 = Clock::now();
-    *timings = Timings{{"preprocess", ms_since(t0, t1)},
-                       {"frame", ms_since(t1, t2)},
-                       {"select", ms_since(t2, t3)},
-                       {"rff_tail", ms_since(t3, t4)}};
+    (*timings)["select"] += ms_since(t2, t3);
+    (*timings)["rff_tail"] += ms_since(t3, t4);
 
     std::vector<Instances> results;
     int64_t start = 0;
@@ -248,40 +249,79 @@ struct Segmenter::Impl {
       boxes_to_frame(inst.boxes.data(), kb, in.geometry[b], inst.image_height, inst.image_width, true);
       boxes_to_frame(inst.mask_boxes.data(), kb, in.geometry[b], inst.image_height, inst.image_width, false);
       if (kb > 0) inst.box_masks.assign(box_masks.begin() + start * area, box_masks.begin() + (start + kb) * area);
-      inst.timings = *timings;
       results.push_back(std::move(inst));
       start += kb;
     }
     return results;
   }
 
-  // Crops in calls of at most max_batch (and the backend's limit); `total`
-  // sums the calls' timings.
-  std::vector<Instances> segment(const std::vector<Crop>& crops, Timings* total, bool force_tail = false) {
+  // One call (preprocess, frame graph, finish) on crops [begin, end).
+  std::vector<Instances> segment_call(const std::vector<Crop>& crops, size_t begin, size_t end, bool force_tail,
+                                      Timings* timings) {
+    const auto t0 = Clock::now();
+    const NetworkInput in = preprocess(std::vector<Crop>(crops.begin() + begin, crops.begin() + end));
+    const auto t1 = Clock::now();
+    const FrameOutputs frame = infer(in);
+    (*timings)["preprocess"] += ms_since(t0, t1);
+    (*timings)["frame"] += ms_since(t1, Clock::now());
+    return finish(crops.data() + begin, in, frame, force_tail, timings);
+  }
+
+  // The calls a list of crops runs in: at most max_batch each (and the
+  // backend's limit), as [begin, end) ranges.
+  std::vector<std::pair<size_t, size_t>> chunks_of(size_t count) const {
     int64_t limit = max_batch;
     if (backend->max_frame_batch() > 0) limit = std::min(limit, backend->max_frame_batch());
+    std::vector<std::pair<size_t, size_t>> out;
+    for (size_t start = 0; start < count; start += static_cast<size_t>(limit))
+      out.emplace_back(start, std::min(count, start + static_cast<size_t>(limit)));
+    return out;
+  }
+
+  // Crops in calls of at most max_batch (and the backend's limit); `timings`
+  // sums the calls' stages and each result carries its own call's.
+  std::vector<Instances> segment(const std::vector<Crop>& crops, Timings* total, bool force_tail = false) {
     std::vector<Instances> results;
-    for (size_t start = 0; start < crops.size(); start += static_cast<size_t>(limit)) {
-      const size_t end = std::min(crops.size(), start + static_cast<size_t>(limit));
+    for (const auto& chunk : chunks_of(crops.size())) {
       Timings timings;
-      std::vector<Instances> part =
-          segment_call(std::vector<Crop>(crops.begin() + start, crops.begin() + end), force_tail, &timings);
+      std::vector<Instances> part = segment_call(crops, chunk.first, chunk.second, force_tail, &timings);
       add_timings(total, timings);
-      for (Instances& inst : part) results.push_back(std::move(inst));
+      for (Instances& inst : part) {
+        inst.timings = timings;
+        results.push_back(std::move(inst));
+      }
     }
     return results;
+  }
+
+  // A frame's crops: its tiles when tiling is on and it is larger than a
+  // tile, else the whole frame (tiles empty).
+  std::vector<Crop> crops_of(const Frame3& f, int size, int overlap, std::vector<Tile>* tiles) const {
+    tiles->clear();
+    if (!(size > 0 && (f.height > size || f.width > size))) return {whole(f)};
+    *tiles = tile_grid(f.height, f.width, size, overlap);
+    std::vector<Crop> crops;
+    for (const Tile& t : *tiles)
+      crops.push_back(Crop{f.data + t.y0 * f.stride + t.x0 * 3, t.y1 - t.y0, t.x1 - t.x0, f.stride, f.bgr});
+    return crops;
+  }
+
+  // The frame's instances from its crops' (one per crop, in order).
+  Instances assemble(const Frame3& f, const std::vector<Tile>& tiles, std::vector<Instances>&& per_crop,
+                     const Timings& timings) const {
+    if (tiles.empty()) {
+      Instances out = std::move(per_crop.front());
+      out.timings = timings;
+      return out;
+    }
+    return merge_tiles(f, tiles, per_crop, timings);
   }
 
   // Overlapping tiles; each keeps the instances whose box centre lies in its
   // core, then one class-aware NMS pass over all of them removes what is left
   // of objects seen by two tiles.
-  Instances run_tiled(const Frame3& f, int size, int overlap) {
-    const std::vector<Tile> tiles = tile_grid(f.height, f.width, size, overlap);
-    std::vector<Crop> crops;
-    for (const Tile& t : tiles)
-      crops.push_back(Crop{f.data + t.y0 * f.stride + t.x0 * 3, t.y1 - t.y0, t.x1 - t.x0, f.stride, f.bgr});
-    Timings timings;
-    const std::vector<Instances> per_tile = segment(crops, &timings);
+  Instances merge_tiles(const Frame3& f, const std::vector<Tile>& tiles, const std::vector<Instances>& per_tile,
+                        const Timings& timings) const {
     Instances merged;
     merged.image_height = f.height;
     merged.image_width = f.width;
@@ -321,9 +361,11 @@ struct Segmenter::Impl {
   Instances run(const Frame3& f, int size, int overlap) {
     std::lock_guard<std::mutex> lock(mutex);
     require_open();
-    if (size > 0 && (f.height > size || f.width > size)) return run_tiled(f, size, overlap);
+    std::vector<Tile> tiles;
+    const std::vector<Crop> crops = crops_of(f, size, overlap, &tiles);
     Timings timings;
-    return std::move(segment({whole(f)}, &timings).front());
+    std::vector<Instances> per_crop = segment(crops, &timings);
+    return assemble(f, tiles, std::move(per_crop), timings);
   }
 };
 
