@@ -4,7 +4,8 @@ The pipeline itself is the C++ core's ``fassst::Segmenter`` (the same code a
 C++ application runs); this class binds it and plugs in a Python backend.
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import weakref
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -98,6 +99,7 @@ class Segmenter:
         self.path = str(getattr(opened, "path", path))
         self.channel_order = channel_order
         self._backend = opened  # type: Optional[Backend]
+        self._streams = weakref.WeakSet()  # type: weakref.WeakSet
         try:
             self._core = _C.Segmenter(opened, self.metadata.to_json(), self.path, score_threshold, nms_threshold,
                                       max_instances, *tile_arguments, int(num_threads or 0), int(max_batch))
@@ -185,12 +187,35 @@ class Segmenter:
         per_image, rois = self._core.select(boxes, scores)
         return [Selection(*s) for s in per_image], rois
 
+    def stream(self, source, mode: str = "throughput", queue_size: int = 4) -> "Stream":
+        """Segments a stream of frames with the pipeline's steps overlapped on
+        threads (the C++ core's ``fassst::Stream``): iterate over it for one
+        :class:`StreamResult` per frame.
+
+        ``source``: a folder, an image or video file, a camera index or
+        ``/dev/videoN``, an ``rtsp://`` / ``http://`` URL, ``gst:PIPELINE``, an
+        iterable of frames, or an object with ``read()``
+        (:mod:`fassst_rt.sources`). ``mode``: "throughput" (every frame, in
+        order, each result equal to ``run``'s) or "latency" (a live source's
+        newest frame first, stale ones dropped and counted). While a stream
+        runs, this Segmenter's ``run`` is refused; the stream ends when its
+        source does, on ``close()``, or when it is left (``with`` or ``break``
+        + garbage collection)."""
+        from .sources import open_source
+        if isinstance(queue_size, bool) or not isinstance(queue_size, (int, np.integer)):
+            raise TypeError("queue_size must be an int, got {!r}".format(queue_size))
+        stream = Stream(self, _C.Stream(self._core, open_source(source), self.channel_order, mode, int(queue_size)))
+        self._streams.add(stream)
+        return stream
+
     def _instances(self, parts: dict) -> Instances:
         return Instances(names=self.metadata.class_names, **parts)
 
     def close(self) -> None:
-        """Releases the backend (after a call in progress). The Segmenter
-        cannot run afterwards."""
+        """Stops its streams and releases the backend (after a call in
+        progress). The Segmenter cannot run afterwards."""
+        for stream in list(self._streams):
+            stream.close()
         self._core.close()
         self._backend = None
 
@@ -198,4 +223,56 @@ class Segmenter:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class StreamResult(NamedTuple):
+    """One frame of a stream."""
+
+    source: str
+    frame: int             # the frame's index in the source (dropped frames counted)
+    timestamp: float       # its capture time, seconds
+    instances: Instances
+    latency_ms: float      # from its arrival to this result
+    dropped: int           # frames dropped since the previous result (latency mode)
+
+
+class Stream:
+    """Results of ``Segmenter.stream``, one per frame; iterate, or ``next(stream)``.
+    An error of any step ends the stream and is raised here."""
+
+    def __init__(self, segmenter: Segmenter, core) -> None:
+        self._segmenter = segmenter
+        self._core = core
+
+    def __iter__(self) -> Iterator[StreamResult]:
+        return self
+
+    def __next__(self) -> StreamResult:
+        if self._core is None:
+            raise StopIteration
+        try:
+            parts = self._core.next()
+        except BaseException:
+            self.close()
+            raise
+        if parts is None:
+            self.close()
+            raise StopIteration
+        parts["instances"] = self._segmenter._instances(parts["instances"])
+        return StreamResult(**parts)
+
+    def close(self) -> None:
+        """Ends the stream now: frames in flight are dropped, its threads joined."""
+        core, self._core = self._core, None
+        if core is not None:
+            core.stop()
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
         self.close()

@@ -93,6 +93,8 @@ class OnnxRuntimeBackend : public Backend {
   }
 
   std::string name() const override { return "onnxruntime"; }
+  // Outputs are owned host tensors and ONNX Runtime sessions may run concurrently.
+  bool overlaps_graphs() const override { return true; }
   const ModelMetadata& metadata() const override { return meta_; }
 
   FrameOutputs run_frame(const float* images, int64_t batch) override {

@@ -56,7 +56,7 @@ std::vector<Instances> Segmenter::run_batch(const std::vector<ImageView>& images
   std::vector<Crop> crops;
   for (const Frame3& f : frames) crops.push_back(whole(f));
   std::lock_guard<std::mutex> lock(impl.mutex);
-  impl.require_open();
+  impl.require_idle();
   Timings total;
   return impl.segment(crops, &total);
 }
@@ -67,7 +67,7 @@ void Segmenter::warmup(int runs) {
   const int s = impl.meta.input_size;
   std::vector<uint8_t> grey(static_cast<size_t>(s) * s * 3, kPadValue);
   std::lock_guard<std::mutex> lock(impl.mutex);
-  impl.require_open();
+  impl.require_idle();
   for (int i = 0; i < runs; ++i) {
     Timings timings;
     impl.segment({Crop{grey.data(), s, s, int64_t{s} * 3, true}}, &timings, true);
@@ -119,6 +119,7 @@ void Segmenter::set_max_instances(int value) {
 void Segmenter::close() {
   if (!impl_) return;
   std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->streaming) throw InvalidArgument("Segmenter: close() while a Stream runs on it; stop the Stream first");
   impl_->backend.reset();
 }
 

@@ -101,6 +101,7 @@ struct Segmenter::Impl {
   int tile_overlap = 0;
   int num_threads = 0;
   int max_batch = 16;
+  bool streaming = false;  // a Stream runs the steps; calls are refused meanwhile
   std::mutex mutex;
 
   void configure(const SegmenterOptions& o) {
@@ -361,9 +362,17 @@ struct Segmenter::Impl {
     if (!backend) throw Error("Segmenter: this Segmenter is closed (used after close())");
   }
 
+  // Called with `mutex` held, by calls that run the steps themselves.
+  void require_idle() const {
+    require_open();
+    if (streaming)
+      throw InvalidArgument("Segmenter: a Stream is running on this Segmenter; stop it (or use another "
+                            "Segmenter) before calling run, run_batch or warmup");
+  }
+
   Instances run(const Frame3& f, int size, int overlap) {
     std::lock_guard<std::mutex> lock(mutex);
-    require_open();
+    require_idle();
     std::vector<Tile> tiles;
     const std::vector<Crop> crops = crops_of(f, size, overlap, &tiles);
     Timings timings;

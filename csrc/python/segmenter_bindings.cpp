@@ -15,6 +15,7 @@
 #include "fassst/backend.h"
 #include "fassst/segmenter.h"
 #include "python/bindings.h"
+#include "python/conversions.h"
 
 namespace py = pybind11;
 
@@ -23,19 +24,6 @@ namespace python {
 namespace {
 
 using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
-
-// A Python object kept alive by C++ owners; released with the GIL held
-// (owners are dropped inside the core, where the GIL is not held).
-std::shared_ptr<py::object> hold(py::object o) {
-  return std::shared_ptr<py::object>(new py::object(std::move(o)), [](py::object* p) {
-    py::gil_scoped_acquire gil;
-    delete p;
-  });
-}
-
-std::vector<int64_t> shape_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
-
-bool is_ndarray(const py::handle& h) { return py::isinstance<py::array>(h); }
 
 // Something a Python backend returned as a host float32 tensor.
 Tensor host_tensor(const py::handle& value, const std::string& what, std::vector<std::shared_ptr<py::object>>* keep) {
@@ -65,6 +53,7 @@ class PythonBackend : public Backend {
     fuses_host_pyramid_ = py::bool_(py::getattr(backend_, "fuses_host_pyramid", py::bool_(false)));
     max_frame_batch_ = py::int_(py::getattr(backend_, "max_frame_batch", py::int_(0)));
     max_tail_batch_ = py::int_(py::getattr(backend_, "max_tail_batch", py::int_(0)));
+    overlaps_graphs_ = py::bool_(py::getattr(backend_, "overlaps_graphs", py::bool_(false)));
   }
 
   ~PythonBackend() override {
@@ -83,6 +72,7 @@ class PythonBackend : public Backend {
   const ModelMetadata& metadata() const override { return meta_; }
   int64_t max_frame_batch() const override { return max_frame_batch_; }
   int64_t max_tail_batch() const override { return max_tail_batch_; }
+  bool overlaps_graphs() const override { return overlaps_graphs_; }
 
   FrameOutputs run_frame(const float* images, int64_t batch) override {
     py::gil_scoped_acquire gil;
@@ -160,87 +150,14 @@ class PythonBackend : public Backend {
   ModelMetadata meta_;
   std::string name_;
   bool fuses_host_pyramid_ = false;
+  bool overlaps_graphs_ = false;
   int64_t max_frame_batch_ = 0, max_tail_batch_ = 0;
 };
 
-// A NumPy frame as an ImageView over its memory (no copy when rows are
-// packed pixels); `keep` holds whatever array the view reads.
-ImageView image_view(const py::handle& value, const std::string& name, bool rgb, std::vector<py::object>* keep) {
-  if (!is_ndarray(value))
-    throw py::type_error(message(name, " must be a NumPy array (H, W, 3) uint8, got ",
-                                 std::string(py::str(py::type::of(value).attr("__name__")))));
-  py::array a = py::reinterpret_borrow<py::array>(value);
-  const bool u8 = a.dtype().is(py::dtype::of<uint8_t>());
-  const bool u16 = a.dtype().is(py::dtype::of<uint16_t>());
-  if (!u8 && !u16)
-    throw py::type_error(message(name, " must be uint8 (or uint16 single-channel), got ",
-                                 std::string(py::str(a.dtype()))));
-  const int64_t channels = a.ndim() == 3 ? a.shape(2) : 1;
-  if (a.ndim() < 2 || a.ndim() > 3 || (channels != 1 && channels != 3 && channels != 4)) {
-    std::string shape = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
-    throw InvalidArgument(message(name, " must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got ",
-                                  shape + (a.ndim() == 1 ? ",)" : ")")));
-  }
-  if (u16 && channels != 1)
-    throw InvalidArgument(message(name, ": 16-bit frames must be single-channel, got ", channels, " channels"));
-  if (a.shape(0) < 1 || a.shape(1) < 1)
-    throw InvalidArgument(message(name, " is empty: ", a.shape(0), " x ", a.shape(1), " pixels"));
-  if (a.shape(0) > 1 << 30 || a.shape(1) > 1 << 30)
-    throw InvalidArgument(message(name, " is too large: ", a.shape(0), " x ", a.shape(1), " pixels"));
-  const py::ssize_t item = a.itemsize();
-  const bool packed_pixels = a.strides(1) == channels * item && (a.ndim() == 2 || a.strides(2) == item);
-  if (!packed_pixels || a.strides(0) < a.shape(1) * channels * item)
-    a = py::array::ensure(a, py::array::c_style);
-  keep->push_back(a);
-  ImageView v;
-  v.data = a.data();
-  v.height = static_cast<int>(a.shape(0));
-  v.width = static_cast<int>(a.shape(1));
-  v.stride = a.strides(0);
-  if (u16) {
-    v.format = PixelFormat::kGray16;
-  } else if (channels == 1) {
-    v.format = PixelFormat::kGray8;
-  } else if (channels == 3) {
-    v.format = rgb ? PixelFormat::kRGB : PixelFormat::kBGR;
-  } else {
-    v.format = rgb ? PixelFormat::kRGBA : PixelFormat::kBGRA;
-  }
-  return v;
-}
-
-bool rgb_order(const std::string& channel_order) {
-  if (channel_order != "bgr" && channel_order != "rgb")
-    throw InvalidArgument(message("channel_order must be 'bgr' or 'rgb', got '", channel_order, "'"));
-  return channel_order == "rgb";
-}
 
 TileSpec tile_spec(int mode, int size, int overlap) {
   if (mode < 0 || mode > 2) throw InvalidArgument(message("tile mode must be 0, 1 or 2, got ", mode));
   return TileSpec{static_cast<Tiling>(mode), size, overlap};
-}
-
-template <typename T>
-py::array_t<T> array_of(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-  auto* owned = new std::vector<T>(std::move(v));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>(shape, owned->data(), free_when_done);
-}
-
-// The parts of fassst_rt.Instances, as a dict of arrays (no copies).
-py::dict instances_dict(Instances&& inst) {
-  const py::ssize_t k = static_cast<py::ssize_t>(inst.size());
-  const py::ssize_t sm = inst.mask_size;
-  py::dict d;
-  d["boxes"] = array_of(std::move(inst.boxes), {k, 4});
-  d["scores"] = array_of(std::move(inst.scores), {k});
-  d["labels"] = array_of(std::move(inst.labels), {k});
-  d["box_masks"] = array_of(std::move(inst.box_masks), {k, sm, sm});
-  d["mask_boxes"] = array_of(std::move(inst.mask_boxes), {k, 4});
-  d["image_size"] = py::make_tuple(inst.image_height, inst.image_width);
-  d["timings"] = inst.timings;
-  return d;
 }
 
 py::list instances_list(std::vector<Instances>&& all) {

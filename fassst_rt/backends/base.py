@@ -37,6 +37,10 @@ class Backend:
     # backend accepts (0: no limit); the Segmenter splits its work to fit.
     max_frame_batch = 0
     max_tail_batch = 0
+    # True when run_frame may run on one thread while fuse_and_tail runs on
+    # another, a frame's outputs staying valid across later run_frame calls
+    # (host outputs, thread-safe sessions): a stream then overlaps the graphs.
+    overlaps_graphs = False
 
     def run_frame(self, images: np.ndarray) -> FrameOutputs:
         """images: (B, 3, S, S) float32 normalised network input."""

@@ -39,6 +39,7 @@ class OnnxRuntimeBackend(Backend):
     """
 
     name = "onnxruntime"
+    overlaps_graphs = True  # NumPy outputs; ONNX Runtime sessions may run concurrently
 
     def __init__(self, path: str, device: str = "auto", providers: Optional[Sequence] = None,
                  num_threads: Optional[int] = None, spinning: bool = False) -> None:

@@ -83,6 +83,12 @@ class FASSST_API Backend {
   virtual int64_t max_frame_batch() const { return 0; }
   virtual int64_t max_tail_batch() const { return 0; }
 
+  // Whether run_frame may run on one thread while fuse_and_tail runs on
+  // another, with a frame's outputs staying valid across later run_frame
+  // calls (host outputs, thread-safe sessions). A stream then overlaps the
+  // two graphs; otherwise it runs them one after the other.
+  virtual bool overlaps_graphs() const { return false; }
+
  protected:
   int cpu_threads_ = 0;  // threads of the default fuse_and_tail's CPU kernel (0: all cores)
 };

@@ -140,6 +140,7 @@ class FASSST_API Segmenter {
   std::string backend_name() const;
 
  private:
+  friend class Stream;  // runs the Impl's steps on its own threads
   struct Impl;
   Impl& checked() const;  // throws when moved from
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,84 @@
+// fassst::Stream: a Segmenter over a source of frames, its steps overlapped
+// on threads with bounded queues between them (docs/streams.md):
+//
+//   capture -> preprocess -> frame graph -> select + RFF + tail + merge -> next()
+//
+// Two modes. Throughput: every frame, in order; each result equals the
+// Segmenter's run() on that frame. Latency: a live source (a camera, a URL)
+// is read by its own thread that keeps only the newest frame; stale frames
+// are dropped and counted, and each result says how long its frame took from
+// capture to result. A source that is not live (a file, a folder) never
+// loses a frame in either mode.
+//
+// Errors of any step (the source's included) end the stream and reach the
+// caller from next(). stop() (or the destructor) ends it early and joins
+// every thread. While a Stream runs, its Segmenter runs nothing else.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fassst/export.h"
+#include "fassst/instances.h"
+#include "fassst/segmenter.h"
+
+namespace fassst {
+
+// One frame from a source: `image` stays valid while `owner` lives.
+struct SourceFrame {
+  ImageView image;
+  std::shared_ptr<const void> owner;
+  double timestamp = -1.0;  // capture time in seconds on the source's clock; < 0: stamped on arrival
+};
+
+// Where frames come from. read() is called from one thread (the stream's
+// capture thread), never concurrently.
+class FASSST_API FrameSource {
+ public:
+  virtual ~FrameSource();
+  // The next frame; false at the end of the stream.
+  virtual bool read(SourceFrame* frame) = 0;
+  // A live source delivers frames whether they are read or not (a camera, a
+  // network stream): in latency mode its stale frames are dropped.
+  virtual bool live() const { return false; }
+  virtual std::string name() const { return "source"; }
+};
+
+enum class StreamMode { kThroughput, kLatency };
+
+struct StreamOptions {
+  StreamMode mode = StreamMode::kThroughput;
+  int queue_size = 4;  // frames each queue between steps holds (throughput mode), 1 to 64
+};
+
+struct StreamResult {
+  std::string source;
+  int64_t frame_index = 0;  // the frame's index in the source, dropped frames counted
+  double timestamp = 0.0;   // the frame's capture time (seconds; the source's, else the system clock's)
+  Instances instances;
+  double latency_ms = 0.0;  // from the frame's arrival to its result
+  int64_t dropped = 0;      // frames dropped since the previous result (latency mode, live sources)
+};
+
+class FASSST_API Stream {
+ public:
+  // Starts the threads. `segmenter` must outlive the Stream and runs nothing
+  // else meanwhile (its run() throws while a stream is active).
+  Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const StreamOptions& options = StreamOptions());
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // The next result, blocking; false at the end of the stream (and after
+  // stop()). Rethrows the error that ended the stream, once.
+  bool next(StreamResult* result);
+  // Ends the stream now: frames in flight are dropped, every thread joined.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fassst

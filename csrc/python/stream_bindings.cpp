@@ -1,0 +1,124 @@
+// fassst::Stream for Python, with Python frame sources (OpenCV captures,
+// folders, iterables; fassst_rt/sources.py) plugged into the core's
+// FrameSource interface. The stream's threads take the GIL only inside a
+// Python source's read() or a Python backend's call.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "fassst/stream.h"
+#include "python/bindings.h"
+#include "python/conversions.h"
+
+namespace py = pybind11;
+
+namespace fassst {
+namespace python {
+namespace {
+
+// A Python source: read() -> None at the end, or (frame, timestamp) with a
+// NumPy frame (any the Segmenter takes) and a capture time in seconds (None:
+// stamped on arrival); `live` and `name` attributes.
+class PythonSource : public FrameSource {
+ public:
+  PythonSource(py::object source, std::string channel_order)
+      : source_(std::move(source)), rgb_(rgb_order(channel_order)) {
+    live_ = py::bool_(py::getattr(source_, "live", py::bool_(false)));
+    name_ = py::str(py::getattr(source_, "name", py::str("source")));
+  }
+
+  ~PythonSource() override {
+    py::gil_scoped_acquire gil;
+    py::object close = py::getattr(source_, "close", py::none());
+    try {
+      if (!close.is_none()) close();
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable(__func__);
+    }
+    source_ = py::object();
+  }
+
+  bool read(SourceFrame* frame) override {
+    py::gil_scoped_acquire gil;
+    py::object item = source_.attr("read")();
+    if (item.is_none()) return false;
+    py::tuple pair = py::tuple(item);
+    if (pair.size() != 2) throw InvalidArgument(message(name_, ": read() must return (frame, timestamp) or None"));
+    std::vector<py::object> keep;
+    frame->image = image_view(pair[0], name_ + " frame", rgb_, &keep);
+    frame->owner = hold(py::cast(keep));
+    frame->timestamp = pair[1].is_none() ? -1.0 : pair[1].cast<double>();
+    return true;
+  }
+
+  bool live() const override { return live_; }
+  std::string name() const override { return name_; }
+
+ private:
+  py::object source_;
+  bool rgb_;
+  bool live_ = false;
+  std::string name_;
+};
+
+// Streams are destroyed with the GIL released: their threads may be waiting
+// for it inside a Python source or backend.
+struct ReleasingDeleter {
+  void operator()(Stream* s) const {
+    py::gil_scoped_release release;
+    delete s;
+  }
+};
+
+using StreamHolder = std::unique_ptr<Stream, ReleasingDeleter>;
+
+StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& channel_order, const std::string& mode,
+                         int queue_size) {
+  StreamOptions o;
+  if (mode == "throughput") {
+    o.mode = StreamMode::kThroughput;
+  } else if (mode == "latency") {
+    o.mode = StreamMode::kLatency;
+  } else {
+    throw InvalidArgument(message("mode must be 'throughput' or 'latency', got '", mode, "'"));
+  }
+  o.queue_size = queue_size;
+  std::unique_ptr<FrameSource> src(new PythonSource(std::move(source), channel_order));
+  py::gil_scoped_release release;  // a failing start joins threads that may want the GIL
+  return StreamHolder(new Stream(seg, std::move(src), o));
+}
+
+py::object next_result(Stream& stream) {
+  StreamResult r;
+  bool got;
+  {
+    py::gil_scoped_release release;
+    got = stream.next(&r);
+  }
+  if (!got) return py::none();
+  py::dict d;
+  d["source"] = r.source;
+  d["frame"] = r.frame_index;
+  d["timestamp"] = r.timestamp;
+  d["latency_ms"] = r.latency_ms;
+  d["dropped"] = r.dropped;
+  d["instances"] = instances_dict(std::move(r.instances));
+  return d;
+}
+
+}  // namespace
+
+void register_stream(py::module_& m) {
+  py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
+      .def(py::init(&make_stream), py::arg("segmenter"), py::arg("source"), py::arg("channel_order"),
+           py::arg("mode"), py::arg("queue_size"), py::keep_alive<1, 2>())
+      .def("next", &next_result, "The next result as a dict, None at the end; raises the error that ended it.")
+      .def("stop", &Stream::stop, py::call_guard<py::gil_scoped_release>());
+}
+
+}  // namespace python
+}  // namespace fassst
