@@ -148,8 +148,11 @@ struct Stream::Impl {
     }
   }
 
+  // The source's own error ends the stream after the frames read before it
+  // (they are delivered, then the error); an error of a later step drops
+  // what is in flight.
   void capture() {
-    guarded([&] {
+    try {
       for (int64_t index = 0;; ++index) {
         auto job = std::unique_ptr<StreamJob>(new StreamJob);
         if (!source->read(&job->source)) break;
@@ -162,9 +165,12 @@ struct Stream::Impl {
           std::lock_guard<std::mutex> lock(dropped_mutex);
           dropped_total += dropped;
         }
-        if (!ok) return;
+        if (!ok) break;
       }
-    });
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
     captured.close();
   }
 

@@ -177,6 +177,57 @@ TEST_CASE(run_batch_equals_single_runs) {
   CHECK(seg.run_batch({}).empty());
 }
 
+// Frames of different sizes from memory; fails at `fail_at` when >= 0.
+class MemorySource : public FrameSource {
+ public:
+  MemorySource(std::vector<std::vector<uint8_t>> frames, std::vector<std::pair<int, int>> sizes, int fail_at = -1)
+      : frames_(std::move(frames)), sizes_(std::move(sizes)), fail_at_(fail_at) {}
+  bool read(SourceFrame* f) override {
+    if (next_ == fail_at_) throw BackendError("the camera fell off");
+    if (next_ >= static_cast<int>(frames_.size())) return false;
+    f->image = view(frames_[next_], sizes_[next_].first, sizes_[next_].second, PixelFormat::kBGR);
+    ++next_;
+    return true;
+  }
+  std::string name() const override { return "memory"; }
+
+ private:
+  std::vector<std::vector<uint8_t>> frames_;
+  std::vector<std::pair<int, int>> sizes_;
+  int fail_at_;
+  int next_ = 0;
+};
+
+TEST_CASE(a_stream_gives_runs_instances_in_order_and_reports_errors) {
+  Segmenter seg(FASSST_TEST_MODEL);  // tiled by the model's default: 300 x 400 is 9 tiles
+  std::vector<std::vector<uint8_t>> frames = {disc_frame(300, 400, 3), disc_frame(150, 120, 3),
+                                              disc_frame(300, 400, 3, 0)};
+  const std::vector<std::pair<int, int>> sizes = {{300, 400}, {150, 120}, {300, 400}};
+  std::vector<Instances> want;
+  for (size_t i = 0; i < frames.size(); ++i)
+    want.push_back(seg.run(view(frames[i], sizes[i].first, sizes[i].second, PixelFormat::kBGR)));
+  {
+    Stream stream(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes)));
+    CHECK_THROWS(InvalidArgument, seg.run(view(frames[0], 300, 400, PixelFormat::kBGR)), "a Stream is running");
+    StreamResult r;
+    int64_t n = 0;
+    while (stream.next(&r)) {
+      CHECK_EQ(r.frame_index, n);
+      CHECK_EQ(r.source, std::string("memory"));
+      CHECK(same(r.instances, want[static_cast<size_t>(n)]));
+      ++n;
+    }
+    CHECK_EQ(n, int64_t{3});
+    CHECK(!stream.next(&r));
+  }
+  CHECK(!seg.run(view(frames[1], 150, 120, PixelFormat::kBGR)).boxes.empty() || true);  // free again
+  Stream failing(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes, 1)));
+  StreamResult r;
+  CHECK(failing.next(&r));
+  CHECK_THROWS(BackendError, failing.next(&r), "the camera fell off");
+  CHECK(!failing.next(&r));
+}
+
 TEST_CASE(an_application_backend_runs_the_tail_on_the_selected_instances_only) {
   register_counting();
   CHECK(registered_backends().at(".counted") == "counting");
