@@ -79,7 +79,7 @@ class PythonBackend : public Backend {
     const py::ssize_t s = meta_.input_size;
     // A read-only view of the core's buffer, valid for this call only.
     py::array_t<float> view({static_cast<py::ssize_t>(batch), py::ssize_t{3}, s, s}, images, py::none());
-    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    view.attr("setflags")(py::arg("write") = false);
     py::object out = backend_.attr("run_frame")(view);
     py::tuple parts = py::tuple(out);
     if (parts.size() != 5)
@@ -110,7 +110,7 @@ class PythonBackend : public Backend {
     const py::ssize_t s1 = meta_.roi_size;
     py::array_t<float> view({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(meta_.mask_channels), s1, s1},
                             features, py::none());
-    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    view.attr("setflags")(py::arg("write") = false);
     copy_logits(backend_.attr("run_tail")(view), count, logits, "run_tail");
   }
 
