@@ -1,9 +1,62 @@
 """Shared fixtures and generators of the test suite."""
 
+import os
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- which fassst_rt is tested
+
+def _tested_copy():
+    """Imports fassst_rt (an editable install rebuilds _C here, once for the
+    run) and returns the report header's lines: which copy of the package and
+    of its compiled core the run tests."""
+    try:
+        import fassst_rt
+        from fassst_rt import _C
+    except ImportError as e:
+        return ["fassst_rt: NOT IMPORTABLE: {}".format(e)]
+    package = Path(fassst_rt.__file__).resolve().parent
+    finder = getattr(fassst_rt.__spec__.loader, "_skbuild_finder", None)
+    build_dir = getattr(finder, "path", None)
+    if finder is not None:
+        kind = "editable install of {}".format(package.parent)
+        if build_dir and getattr(finder, "rebuild_flag", False):
+            kind += ", _C rebuilt on import from {}".format(build_dir)
+            # The `fassst-rt` and Python subprocesses of this run use the _C just
+            # built instead of each re-checking the build (scikit-build-core's
+            # recursion guard, a list of build directories to leave alone).
+            skip = [p for p in os.environ.get("SKBUILD_EDITABLE_SKIP", "").split(os.pathsep) if p]
+            if build_dir not in skip:
+                os.environ["SKBUILD_EDITABLE_SKIP"] = os.pathsep.join(skip + [build_dir])
+    elif package.parent == ROOT:
+        kind = "this source tree on sys.path, not installed"
+    else:
+        kind = "an installed copy: edits to {} are NOT tested".format(ROOT)
+    return ["fassst_rt {}: {} ({})".format(fassst_rt.__version__, package, kind),
+            "fassst_rt._C: {} (CUDA kernels: {})".format(_C.__file__, "yes" if getattr(_C, "with_cuda", False) else "no")]
+
+
+_TESTED = []
+
+
+def pytest_configure(config):
+    _TESTED[:] = _tested_copy()
+
+
+def pytest_report_header(config):
+    return _TESTED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.getoption("verbose") < 0:  # -q hides the header: say it at the end instead
+        for line in _TESTED:
+            terminalreporter.write_line(line)
 
 
 def make_rois(rng, num, batch, input_h, input_w, edge_cases=True):
