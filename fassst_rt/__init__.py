@@ -19,7 +19,7 @@ def _missing_core_message(error):
     rebuild = ("run `bash tools/setup.sh --dev` in {}".format(source_root) if in_checkout
                else "reinstall fassst_rt (pip builds _C from its sources)")
     built = [os.path.join(d, name) for d in package_dirs if os.path.isdir(d)
-             for name in sorted(os.listdir(d)) if name.startswith("_C.")]
+             for name in sorted(os.listdir(d)) if name.startswith("_C.") and name.endswith((".so", ".pyd"))]
     loadable = [path for path in built if os.path.basename(path) in ["_C" + s for s in EXTENSION_SUFFIXES]]
     if loadable:
         return "fassst_rt's compiled core {} did not load: {}; {}".format(loadable[0], error, rebuild)

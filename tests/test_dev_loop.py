@@ -136,6 +136,14 @@ def test_a_core_that_does_not_load_is_named(tmp_path):
     assert last.startswith("ImportError: fassst_rt's compiled core {} did not load".format(broken)), last
 
 
+def test_a_core_built_for_another_python_is_named(tmp_path):
+    tree = _copy_sources(tmp_path)
+    (tree / "fassst_rt" / "_C.cpython-30-elsewhere.so").write_bytes(b"")  # no Python loads this suffix
+    proc = _import_in(tree)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "has a compiled core for another Python only (_C.cpython-30-elsewhere.so;" in last, last
+
+
 def test_an_editable_install_serves_this_checkout():
     """Where the installed fassst_rt is the editable one (tools/setup.sh --dev),
     the package and _C under test are this checkout's, whatever the directory."""
