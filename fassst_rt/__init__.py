@@ -10,7 +10,8 @@ import os
 def _missing_core_message(error):
     """Why ``fassst_rt._C`` did not import and what to do, for the ImportError
     that replaces the bare one (which, raised from inside a submodule, reads as
-    a circular import)."""
+    a circular import); and whether the original error says more (a file that
+    exists but does not load)."""
     from importlib.machinery import EXTENSION_SUFFIXES
     package_dirs = list(__path__)
     where = " or ".join(package_dirs)
@@ -22,24 +23,25 @@ def _missing_core_message(error):
              for name in sorted(os.listdir(d)) if name.startswith("_C.") and name.endswith((".so", ".pyd"))]
     loadable = [path for path in built if os.path.basename(path) in ["_C" + s for s in EXTENSION_SUFFIXES]]
     if loadable:
-        return "fassst_rt's compiled core {} did not load: {}; {}".format(loadable[0], error, rebuild)
+        return "fassst_rt's compiled core {} did not load: {}; {}".format(loadable[0], error, rebuild), True
     if built:
         return ("fassst_rt at {} has a compiled core for another Python only ({}; this one loads {}): "
                 "{}".format(where, ", ".join(os.path.basename(b) for b in built),
-                            " or ".join(EXTENSION_SUFFIXES), rebuild))
+                            " or ".join(EXTENSION_SUFFIXES), rebuild)), False
     if not in_checkout:
-        return "fassst_rt at {} has no compiled core fassst_rt._C: {}".format(where, rebuild)
+        return "fassst_rt at {} has no compiled core fassst_rt._C: {}".format(where, rebuild), False
     return ("fassst_rt was imported from the source tree {}, which has no compiled core fassst_rt._C. "
             "For development, run `bash tools/setup.sh --dev` in {} and use its .venv/bin/python (an "
             "editable install: these sources, with _C rebuilt on import when csrc/ changed). To use an "
             "installed copy instead, start Python outside {} (the current directory or PYTHONPATH puts "
-            "this source tree ahead of site-packages).".format(where, source_root, source_root))
+            "this source tree ahead of site-packages).".format(where, source_root, source_root)), False
 
 
 try:
     from . import _C  # noqa: F401
 except ImportError as _error:
-    raise ImportError(_missing_core_message(_error), name="fassst_rt._C") from _error
+    _message, _says_more = _missing_core_message(_error)
+    raise ImportError(_message, name="fassst_rt._C") from (_error if _says_more else None)
 
 
 def _version():

@@ -107,8 +107,9 @@ def _describe_in_subprocess(python, module_file=None):
             "    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
             "print(json.dumps(make_c_stub.describe(m)))\n").format(
                 tools=str(ROOT / "tools"), file=None if module_file is None else str(module_file), name=MODULE)
-    proc = subprocess.run([python, "-c", code], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+    # cwd tools/: a Python started in the checkout would import its sources, not the build
+    proc = subprocess.run([python, "-c", code], cwd=str(ROOT / "tools"), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True)
     if proc.returncode != 0:
         raise SystemExit("make_c_stub: could not import {} with {}:\n{}".format(
             module_file or MODULE, python, proc.stderr[-4000:]))

@@ -56,7 +56,8 @@ if [ "$dev" = 1 ]; then
   # they must live here, not in pip's throwaway build environment (--no-build-isolation).
   # editable.verbose=false: a rebuild must not write to the stdout of `fassst-rt`
   # commands (SKBUILD_EDITABLE_VERBOSE=1 shows it).
-  mapfile -t build_requires < <("$venv/bin/python" tools/build_requires.py)
+  requires_text="$("$venv/bin/python" tools/build_requires.py)"
+  mapfile -t build_requires <<<"$requires_text"
   "${pip[@]}" "${build_requires[@]}" ninja
   echo "setup.sh: editable install of fassst_rt[$extras] (FASSST_WITH_CUDA=${FASSST_WITH_CUDA:-AUTO}," \
        "build directory build/editable/)" >&2
