@@ -1,6 +1,5 @@
 """Shared fixtures and generators of the test suite."""
 
-import os
 import zlib
 from pathlib import Path
 
@@ -13,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- which fassst_rt is tested
 
 def _tested_copy():
-    """Imports fassst_rt (an editable install rebuilds _C here, once for the
-    run) and returns the report header's lines: which copy of the package and
-    of its compiled core the run tests."""
+    """Imports fassst_rt (an editable install rebuilds _C here when a source
+    changed) and returns the report header's lines: which copy of the package
+    and of its compiled core the run tests."""
     try:
         import fassst_rt
         from fassst_rt import _C
@@ -28,12 +27,6 @@ def _tested_copy():
         kind = "editable install of {}".format(package.parent)
         if build_dir and getattr(finder, "rebuild_flag", False):
             kind += ", _C rebuilt on import from {}".format(build_dir)
-            # The `fassst-rt` and Python subprocesses of this run use the _C just
-            # built instead of each re-checking the build (scikit-build-core's
-            # recursion guard, a list of build directories to leave alone).
-            skip = [p for p in os.environ.get("SKBUILD_EDITABLE_SKIP", "").split(os.pathsep) if p]
-            if build_dir not in skip:
-                os.environ["SKBUILD_EDITABLE_SKIP"] = os.pathsep.join(skip + [build_dir])
     elif package.parent == ROOT:
         kind = "this source tree on sys.path, not installed"
     else:

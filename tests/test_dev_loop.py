@@ -153,10 +153,12 @@ def test_an_editable_install_serves_this_checkout():
         pytest.skip("fassst_rt is not an editable install here")
     if Path(json.loads(direct_url)["url"].replace("file://", "")).resolve() != ROOT:
         pytest.skip("the editable install is of another checkout")
+    assert Path(fassst_rt.__file__) == ROOT / "fassst_rt" / "__init__.py"
     for cwd in (ROOT, ROOT / "tests", Path("/")):
         out = subprocess.run([sys.executable, "-c", "import fassst_rt, fassst_rt._C as c; "
                               "print(fassst_rt.__file__); print(c.__file__)"],
                              cwd=str(cwd), stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
         package, core = out.split()
         assert Path(package) == ROOT / "fassst_rt" / "__init__.py"
+        assert Path(core) == Path(_C.__file__), "a subprocess got another _C than this process"
         assert ROOT in Path(core).parents, core
