@@ -4,7 +4,7 @@ The inference path (this package without its ``train`` subpackage) runs on
 Python 3.8 and needs NumPy and the compiled core ``fassst_rt._C`` only.
 """
 
-import os
+import os as _os
 
 
 def _missing_core_message(error):
@@ -15,18 +15,18 @@ def _missing_core_message(error):
     from importlib.machinery import EXTENSION_SUFFIXES
     package_dirs = list(__path__)
     where = " or ".join(package_dirs)
-    source_root = os.path.dirname(os.path.abspath(package_dirs[0]))
-    in_checkout = os.path.isfile(os.path.join(source_root, "pyproject.toml"))
+    source_root = _os.path.dirname(_os.path.abspath(package_dirs[0]))
+    in_checkout = _os.path.isfile(_os.path.join(source_root, "pyproject.toml"))
     rebuild = ("run `bash tools/setup.sh --dev` in {}".format(source_root) if in_checkout
                else "reinstall fassst_rt (pip builds _C from its sources)")
-    built = [os.path.join(d, name) for d in package_dirs if os.path.isdir(d)
-             for name in sorted(os.listdir(d)) if name.startswith("_C.") and name.endswith((".so", ".pyd"))]
-    loadable = [path for path in built if os.path.basename(path) in ["_C" + s for s in EXTENSION_SUFFIXES]]
+    built = [_os.path.join(d, name) for d in package_dirs if _os.path.isdir(d)
+             for name in sorted(_os.listdir(d)) if name.startswith("_C.") and name.endswith((".so", ".pyd"))]
+    loadable = [path for path in built if _os.path.basename(path) in ["_C" + s for s in EXTENSION_SUFFIXES]]
     if loadable:
         return "fassst_rt's compiled core {} did not load: {}; {}".format(loadable[0], error, rebuild), True
     if built:
         return ("fassst_rt at {} has a compiled core for another Python only ({}; this one loads {}): "
-                "{}".format(where, ", ".join(os.path.basename(b) for b in built),
+                "{}".format(where, ", ".join(_os.path.basename(b) for b in built),
                             " or ".join(EXTENSION_SUFFIXES), rebuild)), False
     if not in_checkout:
         return "fassst_rt at {} has no compiled core fassst_rt._C: {}".format(where, rebuild), False
@@ -54,7 +54,7 @@ def _version():
     except PackageNotFoundError:
         pass
     import re
-    pyproject = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
+    pyproject = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "pyproject.toml")
     try:
         with open(pyproject, encoding="utf-8") as f:
             text = f.read()

@@ -1,5 +1,6 @@
 """Shared fixtures and generators of the test suite."""
 
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -20,6 +21,10 @@ def _tested_copy():
         from fassst_rt import _C
     except ImportError as e:
         return ["fassst_rt: NOT IMPORTABLE: {}".format(e)]
+    except subprocess.CalledProcessError as e:
+        # An editable install's rebuild failed: end the run here, where later
+        # imports in this process would quietly load the previous _C.
+        pytest.exit("fassst_rt._C did not rebuild ({}); the build's output is above".format(e), returncode=2)
     package = Path(fassst_rt.__file__).resolve().parent
     finder = getattr(fassst_rt.__spec__.loader, "_skbuild_finder", None)
     build_dir = getattr(finder, "path", None)
