@@ -155,13 +155,17 @@ def _signatures(name, doc):
     """[(parameters, return type)] from pybind11's signature line(s), one per overload,
     and the docstring's prose."""
     lines = doc.splitlines()
-    pattern = re.compile(r"^(?:\d+\. )?" + re.escape(name) + r"\((.*)\)(?: -> (.+))?$")
+    # An overloaded function's docstring starts with a catch-all name(*args, **kwargs)
+    # line, then "Overloaded function." and the numbered overloads: only these count.
+    overloaded = "Overloaded function." in (line.strip() for line in lines)
+    pattern = re.compile(r"^" + (r"\d+\. " if overloaded else "") + re.escape(name) + r"\((.*)\)(?: -> (.+))?$")
+    catch_all = re.compile(r"^" + re.escape(name) + r"\(")
     sigs, prose = [], []
     for line in lines:
         m = pattern.match(line.strip())
         if m:
             sigs.append((m.group(1), m.group(2) or "None"))
-        elif line.strip() != "Overloaded function.":
+        elif line.strip() != "Overloaded function." and not (overloaded and catch_all.match(line.strip())):
             prose.append(line)
     return sigs, "\n".join(prose).strip()
 
@@ -239,7 +243,7 @@ def _class(name, desc, warnings):
         else:
             decorator = {"staticmethod": "@staticmethod", "classmethod": "@classmethod"}.get(m["kind"])
             out.extend(_function(member, m["doc"], warnings, "    ", decorator, method=m["kind"] == "method"))
-    if len(out) == 1 + (1 if desc["doc"].strip() else 0) and not desc["members"]:
+    if len(out) == 1:  # neither a docstring nor members
         out.append("    ...")
     return out
 
