@@ -1,9 +1,60 @@
 """Shared fixtures and generators of the test suite."""
 
+import subprocess
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- which fassst_rt is tested
+
+def _tested_copy():
+    """Imports fassst_rt (an editable install rebuilds _C here when a source
+    changed) and returns the report header's lines: which copy of the package
+    and of its compiled core the run tests."""
+    try:
+        import fassst_rt
+        from fassst_rt import _C
+    except ImportError as e:
+        return ["fassst_rt: NOT IMPORTABLE: {}".format(e)]
+    except subprocess.CalledProcessError as e:
+        # An editable install's rebuild failed: end the run here, where later
+        # imports in this process would quietly load the previous _C.
+        pytest.exit("fassst_rt._C did not rebuild ({}); the build's output is above".format(e), returncode=2)
+    package = Path(fassst_rt.__file__).resolve().parent
+    finder = getattr(fassst_rt.__spec__.loader, "_skbuild_finder", None)
+    build_dir = getattr(finder, "path", None)
+    if finder is not None:
+        kind = "editable install of {}".format(package.parent)
+        if build_dir and getattr(finder, "rebuild_flag", False):
+            kind += ", _C rebuilt on import from {}".format(build_dir)
+    elif package.parent == ROOT:
+        kind = "this source tree on sys.path, not installed"
+    else:
+        kind = "an installed copy: edits to {} are NOT tested".format(ROOT)
+    return ["fassst_rt {}: {} ({})".format(fassst_rt.__version__, package, kind),
+            "fassst_rt._C: {} (CUDA kernels: {})".format(_C.__file__, "yes" if getattr(_C, "with_cuda", False) else "no")]
+
+
+_TESTED = []
+
+
+def pytest_configure(config):
+    _TESTED[:] = _tested_copy()
+
+
+def pytest_report_header(config):
+    return _TESTED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.getoption("verbose") < 0:  # -q hides the header: say it at the end instead
+        for line in _TESTED:
+            terminalreporter.write_line(line)
 
 
 def make_rois(rng, num, batch, input_h, input_w, edge_cases=True):

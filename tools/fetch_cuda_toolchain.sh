@@ -22,6 +22,8 @@
 #   FASSST_CUDA_HOST_CXX  host compiler to use instead of the cached g++-11
 #   FASSST_CUDA_KEEP_DEBS 1 (default) keeps the downloaded .debs (~870 MB)
 #                         so a rebuild of the toolkit needs no network; 0 drops them
+#   FASSST_DEBIAN_MIRROR  Debian mirror (default: the Debian archive among this
+#                         machine's apt sources; tools/private_apt.sh, debian_mirror)
 #
 # Stdout: only the path of <cache>/cuda-11.8/env.sh. Progress goes to stderr.
 # A complete toolkit (stamp file) is reused as is; re-running is a no-op.
@@ -44,7 +46,6 @@ APTDIR="$PREFIX/apt"
 ENV_SH="$PREFIX/env.sh"
 STAMP="$PREFIX/.complete-v$STAMP_VERSION"
 
-DEBIAN_MIRROR="${FASSST_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 SUITE=bookworm
 
@@ -110,6 +111,8 @@ log "provisioning CUDA 11.8 into $PREFIX"
 
 # ---------------------------------------------------------------- apt, private
 mkdir -p "$DEBS"
+DEBIAN_MIRROR="$(debian_mirror)" || die "no Debian mirror to fetch the CUDA packages from (see above)"
+log "Debian mirror: $DEBIAN_MIRROR"
 private_apt_setup "$APTDIR" \
   "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main non-free" \
   "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE-updates main non-free"

@@ -23,7 +23,8 @@
 #   FASSST_CACHE_DIR      cache root (default ~/.cache/fassst_rt)
 #   PYTHON                the Python whose onnxruntime wheel gives the library
 #                         (default: python3 on PATH)
-#   FASSST_DEBIAN_MIRROR  Debian mirror (default http://deb.debian.org/debian)
+#   FASSST_DEBIAN_MIRROR  Debian mirror (default: the Debian archive among this
+#                         machine's apt sources; tools/private_apt.sh, debian_mirror)
 #
 # Stdout: only the path of env.sh. Progress goes to stderr. A complete SDK
 # (stamp file) is reused as is; re-running is a no-op.
@@ -42,7 +43,6 @@ BASE="$CACHE_ROOT/onnxruntime-sdk"
 APTDIR="$BASE/apt"
 DEBS="$BASE/debs"
 HEADERS="$BASE/headers"
-DEBIAN_MIRROR="${FASSST_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 SUITE=trixie
 DEV_PKG=libonnxruntime-dev
@@ -104,6 +104,7 @@ fi
 # ---------------------------------------------------------------- headers (apt, private)
 if [ ! -f "$HEADERS/.complete" ]; then
   mkdir -p "$DEBS"
+  DEBIAN_MIRROR="$(debian_mirror)" || die "no Debian mirror to fetch $DEV_PKG from (see above)"
   private_apt_setup "$APTDIR" "deb [arch=amd64 signed-by=$KEYRING] $DEBIAN_MIRROR $SUITE main"
   deb="$(find "$DEBS" -maxdepth 1 -name "${DEV_PKG}_*_amd64.deb" -print -quit)"
   if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then

@@ -25,4 +25,21 @@ if ! grep -q "fuse_task_base" <<<"$symbols" || grep -q "fuse_task_avx2" <<<"$sym
        "(FASSST_ROI_PORTABLE did not reach the compiler?)" >&2
   exit 1
 fi
-PYTHONPATH="$PWD/$pkg" "$py" -P -m pytest -q -p no:cacheprovider tests/test_roi_kernels.py
+# An editable install (tools/setup.sh --dev) puts an import hook ahead of
+# PYTHONPATH that would serve the checkout's own fassst_rt: drop it, and make
+# sure the unpacked wheel is what the tests get.
+PYTHONPATH="$PWD/$pkg" "$py" -P - <<'EOF'
+import os
+import sys
+
+sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__name__.startswith("ScikitBuild")]
+from fassst_rt import _C  # noqa: E402
+
+pkg = os.path.join(os.environ["PYTHONPATH"], "")
+if not os.path.abspath(_C.__file__).startswith(pkg):
+    sys.exit("test_portable_kernels: fassst_rt._C comes from {}, not from the portable build in {}".format(
+        _C.__file__, pkg))
+import pytest  # noqa: E402
+
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "tests/test_roi_kernels.py"]))
+EOF
