@@ -10,6 +10,76 @@ import typing
 import numpy
 import numpy.typing
 
+class MetadataError(ModelError):
+    """The metadata of a model file is missing, malformed or inconsistent."""
+
+class ModelError(ValueError):
+    """A model file is missing, unreadable, or inconsistent with its metadata."""
+
+class Segmenter:
+    """fassst::Segmenter over a Python backend (fassst_rt.Segmenter wraps it)"""
+    def __init__(
+        self,
+        backend: object,
+        metadata_json: str,
+        source: str,
+        score_threshold: object,
+        nms_threshold: object,
+        max_instances: object,
+        tile_mode: typing.SupportsInt | typing.SupportsIndex,
+        tile_size: typing.SupportsInt | typing.SupportsIndex,
+        tile_overlap: typing.SupportsInt | typing.SupportsIndex,
+        num_threads: typing.SupportsInt | typing.SupportsIndex,
+        max_batch: typing.SupportsInt | typing.SupportsIndex,
+    ) -> None: ...
+    @property
+    def backend_name(self) -> str: ...
+    def close(self) -> None: ...
+    @property
+    def max_batch(self) -> int: ...
+    @property
+    def max_instances(self) -> int: ...
+    @max_instances.setter
+    def max_instances(self, value: int) -> None: ...
+    @property
+    def nms_threshold(self) -> float: ...
+    @nms_threshold.setter
+    def nms_threshold(self, value: float) -> None: ...
+    def preprocess(self, frames: collections.abc.Sequence, channel_order: str) -> tuple: ...
+    def run(
+        self,
+        frame: object,
+        channel_order: str,
+        tile_mode: typing.SupportsInt | typing.SupportsIndex,
+        tile_size: typing.SupportsInt | typing.SupportsIndex,
+        tile_overlap: typing.SupportsInt | typing.SupportsIndex,
+    ) -> dict: ...
+    def run_batch(self, frames: collections.abc.Sequence, channel_order: str) -> list: ...
+    @property
+    def score_threshold(self) -> float: ...
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None: ...
+    def select(self, boxes: object, scores: object) -> tuple: ...
+    @property
+    def tile_overlap(self) -> int: ...
+    @property
+    def tile_size(self) -> int: ...
+    def warmup(self, runs: typing.SupportsInt | typing.SupportsIndex = ...) -> None: ...
+
+class Stream:
+    """fassst::Stream over a Python source (Segmenter.stream wraps it)"""
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        source: object,
+        channel_order: str,
+        mode: str,
+        queue_size: typing.SupportsInt | typing.SupportsIndex,
+    ) -> None: ...
+    def next(self) -> object:
+        """The next result as a dict, None at the end; raises the error that ended it."""
+    def stop(self) -> None: ...
+
 def boxes_to_frame(
     boxes: numpy.typing.NDArray[numpy.float32],
     scale: typing.SupportsFloat | typing.SupportsIndex,
@@ -33,6 +103,13 @@ def in_core(
     boxes: numpy.typing.NDArray[numpy.float32],
     tile: collections.abc.Sequence,
 ) -> numpy.typing.NDArray[numpy.bool]: ...
+def label_image(
+    box_masks: numpy.typing.NDArray[numpy.float32],
+    boxes: numpy.typing.NDArray[numpy.float32],
+    height: typing.SupportsInt | typing.SupportsIndex,
+    width: typing.SupportsInt | typing.SupportsIndex,
+    threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+) -> numpy.typing.NDArray[numpy.int32]: ...
 def letterbox(
     image: numpy.typing.NDArray[numpy.uint8],
     size: typing.SupportsInt | typing.SupportsIndex,
@@ -50,6 +127,7 @@ def map_uint16_to_uint8(
     a: typing.SupportsFloat | typing.SupportsIndex = ...,
     b: typing.SupportsFloat | typing.SupportsIndex = ...,
 ) -> numpy.typing.NDArray[numpy.uint8]: ...
+def parse_metadata(text: str, source: str = ...) -> dict: ...
 def paste_masks(
     box_masks: numpy.typing.NDArray[numpy.float32],
     boxes: numpy.typing.NDArray[numpy.float32],
@@ -58,6 +136,13 @@ def paste_masks(
     threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
     num_threads: typing.SupportsInt | typing.SupportsIndex = ...,
 ) -> numpy.typing.NDArray[numpy.bool]: ...
+def preprocess_frames(
+    frames: collections.abc.Sequence,
+    channel_order: str,
+    metadata_json: str,
+    source: str = ...,
+    num_threads: typing.SupportsInt | typing.SupportsIndex = ...,
+) -> tuple: ...
 def roi_crop_cpu(
     feature: numpy.ndarray,
     rois: numpy.ndarray,

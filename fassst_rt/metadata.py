@@ -17,7 +17,6 @@ FORMAT_VERSION = 1
 
 
 MetadataError = _C.MetadataError  # a ValueError: the metadata is missing, malformed or inconsistent
-MetadataError.__doc__ = "The metadata of a model file is missing, malformed or inconsistent."
 
 
 class ModelMetadata:

@@ -77,7 +77,11 @@ def _describe_class(cls):
             continue
         else:
             members[name] = {"kind": "attribute", "type": type(value).__name__}
-    return {"kind": "class", "doc": _doc(cls), "enum": isinstance(cls, enum.EnumMeta), "members": members}
+    # Exception classes keep their base (a builtin one, or another of this module's).
+    base = cls.__bases__[0] if cls.__bases__ else object
+    base_name = base.__name__ if issubclass(cls, BaseException) and base.__module__ in ("builtins", MODULE) else None
+    return {"kind": "class", "doc": _doc(cls), "enum": isinstance(cls, enum.EnumMeta), "members": members,
+            "base": base_name}
 
 
 def describe(module):
@@ -223,7 +227,7 @@ def _function(name, doc, warnings, indent="", decorator=None, method=False):
 
 
 def _class(name, desc, warnings):
-    bases = "(enum.Enum)" if desc["enum"] else ""
+    bases = "(enum.Enum)" if desc["enum"] else ("({})".format(desc["base"]) if desc.get("base") else "")
     out = ["class {}{}:".format(name, bases)]
     out.extend(_docstring(desc["doc"].strip(), "    "))
     for member, m in sorted(desc["members"].items(), key=lambda kv: (kv[0] != "__init__", kv[0])):

@@ -15,8 +15,12 @@ PYBIND11_MODULE(_C, m) {
   // The core's model errors as Python exceptions (ValueError subclasses);
   // fassst_rt re-exports them as fassst_rt.ModelError and MetadataError.
   // Created once and kept for the life of the interpreter.
-  static PyObject* model_error = PyErr_NewException("fassst_rt._C.ModelError", PyExc_ValueError, nullptr);
-  static PyObject* metadata_error = PyErr_NewException("fassst_rt._C.MetadataError", model_error, nullptr);
+  static PyObject* model_error = PyErr_NewExceptionWithDoc(
+      "fassst_rt._C.ModelError", "A model file is missing, unreadable, or inconsistent with its metadata.",
+      PyExc_ValueError, nullptr);
+  static PyObject* metadata_error = PyErr_NewExceptionWithDoc(
+      "fassst_rt._C.MetadataError", "The metadata of a model file is missing, malformed or inconsistent.",
+      model_error, nullptr);
   m.attr("ModelError") = py::handle(model_error);
   m.attr("MetadataError") = py::handle(metadata_error);
   py::register_exception_translator([](std::exception_ptr p) {

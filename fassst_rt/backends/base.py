@@ -8,7 +8,6 @@ from .. import _C, ops
 from ..metadata import ModelMetadata
 
 ModelError = _C.ModelError  # a ValueError; MetadataError is one kind of it
-ModelError.__doc__ = "A model file is missing, unreadable, or inconsistent with its metadata."
 
 
 class FrameOutputs(NamedTuple):

@@ -152,7 +152,7 @@ class FASSST_API Segmenter {
 FASSST_API NetworkInput preprocess_frames(const std::vector<ImageView>& images, const ModelMetadata& metadata,
                                           int num_threads = 0);
 
-// The library's version ("0.1.0").
+// The library's version: pyproject.toml's [project] version.
 FASSST_API const char* version();
 
 }  // namespace fassst
