@@ -188,8 +188,8 @@ def to_network_input(
 with_cuda: bool
 
 # ---- CUDA builds only (with_cuda is True); regenerate with: tools/make_c_stub.py --cuda
-class DeviceBuffer:
-    """Owning cudaMalloc allocation."""
+class KernelOutputBuffer:
+    """Owning cudaMalloc allocation by fassst_rt's own CUDA runtime: the memory of a kernel's result when no out= is given."""
     def __init__(self, nbytes: typing.SupportsInt | typing.SupportsIndex) -> None: ...
     @property
     def nbytes(self) -> int: ...
