@@ -385,3 +385,176 @@ def test_parameter_file_manifest_and_setup_agree(package_path):
     overridden = [e.elts[0].value for n in ast.walk(launch) if isinstance(n, ast.Assign)
                   and getattr(n.targets[0], "id", "") == "OVERRIDES" for e in n.value.elts]
     assert overridden and set(overridden) <= set(PARAMETERS)
+
+
+# ------------------------------------------------------------- real message definitions (rosbags)
+#
+# With the `rosbags` package installed (it is optional: not a dependency of
+# fassst_rt), the messages are built from each distribution's vision_msgs
+# definitions, filled by the node's own copy code, serialised to CDR and read
+# back, and a rosbag2 MCAP file is written and read. Run:
+#   pip install rosbags && pytest tests/test_ros_mapping.py -k rosbags
+
+# vision_msgs field declarations (comments dropped) of each major version
+VISION_MSGS_COMMON = {
+    "Detection2DArray": "std_msgs/Header header\nvision_msgs/Detection2D[] detections\n",
+}
+VISION_MSGS = {
+    "foxy": dict(VISION_MSGS_COMMON, **{  # 2.x
+        "BoundingBox2D": "geometry_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n",
+        "ObjectHypothesisWithPose": "string id\nfloat64 score\ngeometry_msgs/PoseWithCovariance pose\n",
+        "Detection2D": "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
+                       "vision_msgs/BoundingBox2D bbox\nsensor_msgs/Image source_img\nbool is_tracking\n"
+                       "string tracking_id\n"}),
+    "galactic": dict(VISION_MSGS_COMMON, **{  # 3.x
+        "BoundingBox2D": "geometry_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n",
+        "ObjectHypothesis": "string class_id\nfloat64 score\n",
+        "ObjectHypothesisWithPose": "vision_msgs/ObjectHypothesis hypothesis\n"
+                                    "geometry_msgs/PoseWithCovariance pose\n",
+        "Detection2D": "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
+                       "vision_msgs/BoundingBox2D bbox\nstring id\n"}),
+    "humble": dict(VISION_MSGS_COMMON, **{  # 4.x: Humble, Iron, Jazzy
+        "Point2D": "float64 x\nfloat64 y\n",
+        "Pose2D": "vision_msgs/Point2D position\nfloat64 theta\n",
+        "BoundingBox2D": "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n",
+        "ObjectHypothesis": "string class_id\nfloat64 score\n",
+        "ObjectHypothesisWithPose": "vision_msgs/ObjectHypothesis hypothesis\n"
+                                    "geometry_msgs/PoseWithCovariance pose\n",
+        "Detection2D": "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
+                       "vision_msgs/BoundingBox2D bbox\nstring id\n"}),
+}
+STORES = {"foxy": ("ROS2_FOXY", "foxy"), "galactic": ("ROS2_GALACTIC", "galactic"),
+          "humble": ("ROS2_HUMBLE", "humble"), "jazzy": ("ROS2_JAZZY", "humble")}
+
+
+def typestore_for(distribution):
+    typesys = pytest.importorskip("rosbags.typesys")
+    store_name, definitions = STORES[distribution]
+    store = typesys.get_typestore(getattr(typesys.Stores, store_name))
+    types = {}
+    for name, text in VISION_MSGS[definitions].items():
+        types.update(typesys.get_types_from_msg(text, "vision_msgs/msg/" + name))
+    store.register(types)
+    return store
+
+
+def default_message(store, typename):
+    """A message of ``typename`` with every field at its ROS default (rosbags'
+    classes take every field as an argument)."""
+    from rosbags.typesys.base import Nodetype
+
+    numeric = {"bool": np.bool_, "int8": np.int8, "uint8": np.uint8, "int16": np.int16, "uint16": np.uint16,
+               "int32": np.int32, "uint32": np.uint32, "int64": np.int64, "uint64": np.uint64,
+               "float32": np.float32, "float64": np.float64}
+
+    def value(kind, detail):
+        if kind == Nodetype.NAME:
+            return default_message(store, detail)
+        if kind == Nodetype.BASE:
+            base = detail[0]
+            if base == "string":
+                return ""
+            return False if base == "bool" else numeric[base](0).item()
+        element_kind, element_detail = detail[0]
+        if kind == Nodetype.ARRAY and element_kind == Nodetype.BASE:
+            return np.zeros(detail[1], numeric[element_detail[0]])
+        if kind == Nodetype.SEQUENCE and element_kind == Nodetype.BASE and element_detail[0] != "string":
+            return np.zeros(0, numeric[element_detail[0]])
+        if kind == Nodetype.ARRAY:
+            return [value(element_kind, element_detail) for _ in range(detail[1])]
+        return []
+
+    _, fields = store.fielddefs[typename]
+    return store.types[typename](**{name: value(*definition) for name, definition in fields})
+
+
+def node_types(store):
+    return tuple((lambda name=name: default_message(store, "vision_msgs/msg/" + name))
+                 for name in ("Detection2DArray", "Detection2D", "ObjectHypothesisWithPose"))
+
+
+def tracked_frame(rng):
+    frame = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    with Segmenter(TINY, device="cpu", score_threshold=0.0) as seg:
+        instances = seg.run(frame)
+    instances.track_ids = np.arange(len(instances), dtype=np.int64) - 1
+    return instances
+
+
+@pytest.mark.parametrize("distribution", ["foxy", "galactic", "humble", "jazzy"])
+def test_rosbags_detections_through_cdr(package_path, rng, distribution):
+    from fassst_ros.segment_node import detection_array_message
+
+    store = typestore_for(distribution)
+    instances = tracked_frame(rng)
+    mapped = rm.to_detection_array(instances, HEADER)
+    message = detection_array_message(mapped, node_types(store))
+    back = store.deserialize_cdr(store.serialize_cdr(message, "vision_msgs/msg/Detection2DArray"),
+                                 "vision_msgs/msg/Detection2DArray")
+    assert (back.header.stamp.sec, back.header.stamp.nanosec, back.header.frame_id) == (
+        HEADER.stamp.sec, HEADER.stamp.nanosec, HEADER.frame_id)
+    assert len(back.detections) == len(instances) > 0
+    for want, got in zip(mapped.detections, back.detections):
+        center = got.bbox.center.position if distribution in ("humble", "jazzy") else got.bbox.center
+        assert (center.x, center.y, got.bbox.size_x, got.bbox.size_y) == (
+            want.bbox.center.x, want.bbox.center.y, want.bbox.size_x, want.bbox.size_y)
+        hypothesis = got.results[0] if distribution == "foxy" else got.results[0].hypothesis
+        class_id = hypothesis.id if distribution == "foxy" else hypothesis.class_id
+        assert (class_id, hypothesis.score) == (want.results[0].class_id, want.results[0].score)
+        assert (got.tracking_id if distribution == "foxy" else got.id) == want.id
+        assert got.header.frame_id == HEADER.frame_id
+
+
+def rosbags_image(store, image):
+    message = default_message(store, "sensor_msgs/msg/Image")
+    message.header.stamp.sec, message.header.stamp.nanosec = image.header.stamp.sec, image.header.stamp.nanosec
+    message.header.frame_id = image.header.frame_id
+    message.height, message.width, message.encoding = image.height, image.width, image.encoding
+    message.is_bigendian, message.step = image.is_bigendian, image.step
+    message.data = np.frombuffer(image.data, np.uint8)
+    return message
+
+
+def test_rosbags_mcap_bag_of_a_segmented_sequence(package_path, rng, tmp_path):
+    """Three segmented frames written to a rosbag2 MCAP file and read back:
+    the detections and the label images are the frames' own."""
+    from fassst_ros.segment_node import detection_array_message
+
+    store = typestore_for("humble")
+    rosbag2 = pytest.importorskip("rosbags.rosbag2")
+    frames = [rng.integers(0, 256, (150, 200, 3), dtype=np.uint8) for _ in range(3)]
+    with Segmenter(TINY, device="cpu", score_threshold=0.0) as seg:
+        results = list(seg.stream(frames))
+    path = tmp_path / "segmented"
+    try:
+        writer = rosbag2.Writer(path, version=9, storage_plugin=rosbag2.StoragePlugin.MCAP)
+    except TypeError:  # rosbags before 0.10 has no version argument
+        writer = rosbag2.Writer(path, storage_plugin=rosbag2.StoragePlugin.MCAP)
+    headers = []
+    with writer:
+        detections = writer.add_connection("/detections", "vision_msgs/msg/Detection2DArray", typestore=store)
+        labels = writer.add_connection("/label_image", "sensor_msgs/msg/Image", typestore=store)
+        for result in results:
+            header = rm.Header(rm.stamp_from_seconds(1718000000 + result.frame / 15), "camera")
+            headers.append(header)
+            t = header.stamp.sec * 10 ** 9 + header.stamp.nanosec
+            message = detection_array_message(rm.to_detection_array(result.instances, header), node_types(store))
+            writer.write(detections, t, store.serialize_cdr(message, "vision_msgs/msg/Detection2DArray"))
+            image = rosbags_image(store, rm.to_label_image(result.instances, header))
+            writer.write(labels, t, store.serialize_cdr(image, "sensor_msgs/msg/Image"))
+    assert list(path.glob("*.mcap"))
+    read = {"/detections": [], "/label_image": []}
+    with rosbag2.Reader(path) as reader:
+        for connection, t, data in reader.messages():
+            read[connection.topic].append((t, store.deserialize_cdr(data, connection.msgtype)))
+    assert [len(v) for v in read.values()] == [3, 3]
+    for result, header, (_, d), (_, image) in zip(results, headers, read["/detections"], read["/label_image"]):
+        assert (d.header.stamp.sec, d.header.stamp.nanosec) == (header.stamp.sec, header.stamp.nanosec)
+        np.testing.assert_allclose(
+            [[x.bbox.center.position.x - x.bbox.size_x / 2, x.bbox.center.position.y - x.bbox.size_y / 2]
+             for x in d.detections], result.instances.boxes[:, :2].astype(np.float64), rtol=0, atol=1e-9)
+        assert [x.results[0].hypothesis.score for x in d.detections] == [float(s) for s in result.instances.scores]
+        assert (image.encoding, image.is_bigendian, image.step) == ("mono16", 0, 2 * image.width)
+        back = rm.frame_from_image(image.height, image.width, image.encoding, image.is_bigendian, image.step,
+                                   image.data)
+        np.testing.assert_array_equal(back, result.instances.label_image())
