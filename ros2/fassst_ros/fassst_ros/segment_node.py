@@ -168,10 +168,14 @@ def make_node_class():
 
         def shutdown(self) -> None:
             self.stopping.set()
-            # close() ends a running stream first (its blocked next() returns), then the thread can finish
-            self.segmenter.close()
             if self.stream_thread is not None:
-                self.stream_thread.join()
+                # The stream thread leaves its loop at the next frame and closes the stream itself:
+                # the core's Stream is not stopped from one thread while another waits in next().
+                self.stream_thread.join(timeout=5.0)
+                if self.stream_thread.is_alive():
+                    self.get_logger().warning("the source gave no frame for 5 s; leaving its thread behind")
+                    return
+            self.segmenter.close()
 
     return SegmentNode
 
