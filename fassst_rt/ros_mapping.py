@@ -12,7 +12,7 @@ box centre. Foxy and Galactic differ; docs/streams.md lists how.
 
 import math
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import numpy as np
 

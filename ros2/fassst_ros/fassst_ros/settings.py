@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 # name -> default. The default's type is the parameter's type (rclpy types a
 # declared parameter by its default): write 0.3, not 0, for a float.
-PARAMETERS = OrderedDict([
+PARAMETERS = OrderedDict([  # type: Dict[str, Any]
     ("model", ""),                  # NAME.onnx or NAME.plan (tail graph and metadata beside it)
     ("backend", "auto"),            # "auto" (from the suffix) or a registered backend name
     ("device", "auto"),             # "auto", "cpu" or "cuda"
@@ -64,7 +64,7 @@ class NodeSettings:
         unknown = sorted(set(values) - set(PARAMETERS))
         if unknown:
             raise ValueError("unknown parameters: {} (known: {})".format(", ".join(unknown), ", ".join(PARAMETERS)))
-        merged = dict(PARAMETERS)
+        merged = dict(PARAMETERS)  # type: Dict[str, Any]
         merged.update(values)
         for name, default in PARAMETERS.items():
             value = merged[name]
