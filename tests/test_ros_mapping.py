@@ -393,7 +393,7 @@ def test_parameter_file_manifest_and_setup_agree(package_path):
 # fassst_rt), the messages are built from each distribution's vision_msgs
 # definitions, filled by the node's own copy code, serialised to CDR and read
 # back, and a rosbag2 MCAP file is written and read. Run:
-#   pip install rosbags && pytest tests/test_ros_mapping.py -k rosbags
+#   pip install rosbags && pytest tests/test_ros_mapping.py -k rosbags   (the test extra has it)
 
 # vision_msgs field declarations (comments dropped) of each major version
 VISION_MSGS_COMMON = {

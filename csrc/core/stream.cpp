@@ -108,6 +108,7 @@ struct Stream::Impl {
   Channel<std::unique_ptr<StreamJob>> captured, planned, inferred;
   Channel<StreamResult> results;
   std::vector<std::thread> threads;
+  std::mutex join_mutex;
   std::mutex error_mutex;
   std::exception_ptr error;
   bool error_reported = false;
@@ -247,7 +248,10 @@ struct Stream::Impl {
     results.close();
   }
 
+  // next() and stop() may both get here, from different threads: the first
+  // joins, the other waits for it.
   void join() {
+    std::lock_guard<std::mutex> joining(join_mutex);
     for (std::thread& t : threads)
       if (t.joinable()) t.join();
     threads.clear();
