@@ -7,3 +7,4 @@
 #include "fassst/instances.h"
 #include "fassst/metadata.h"
 #include "fassst/segmenter.h"
+#include "fassst/tracker.h"
