@@ -33,15 +33,19 @@ class Tracker:
         class_aware: a track only matches detections of its own label.
         use_masks: match on the IoU of the instances' masks instead of boxes.
         mask_threshold: mask probabilities above this are inside the mask.
+        position_noise, velocity_noise: the motion model's per-frame standard
+            deviations of a box's position and of its velocity, as fractions
+            of its size; a larger velocity_noise follows turns sooner.
 
-    Thresholds are in [0, 1], counts >= 1; a value out of range raises
+    Thresholds are in [0, 1], noises in (0, 1], counts >= 1; a value out of range raises
     ValueError naming it.
     """
 
     def __init__(self, high_threshold: float = 0.5, low_threshold: float = 0.1,
                  new_track_threshold: float = 0.6, match_iou: float = 0.2, low_match_iou: float = 0.5,
                  min_hits: int = 2, max_age: int = 30, class_aware: bool = True, use_masks: bool = False,
-                 mask_threshold: float = 0.5) -> None:
+                 mask_threshold: float = 0.5, position_noise: float = 0.05,
+                 velocity_noise: float = 0.025) -> None:
         for name, value in (("min_hits", min_hits), ("max_age", max_age)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError("{} must be an int, got {!r}".format(name, value))
@@ -49,7 +53,8 @@ class Tracker:
                                 new_track_threshold=new_track_threshold, match_iou=match_iou,
                                 low_match_iou=low_match_iou, min_hits=int(min_hits), max_age=int(max_age),
                                 class_aware=bool(class_aware), use_masks=bool(use_masks),
-                                mask_threshold=mask_threshold)
+                                mask_threshold=mask_threshold, position_noise=position_noise,
+                                velocity_noise=velocity_noise)
 
     def update(self, instances: Instances) -> np.ndarray:
         """Tracks one frame: returns (K,) int64 ids, one per instance, and sets

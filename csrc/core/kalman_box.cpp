@@ -18,14 +18,15 @@ std::array<double, 4> scales(const std::array<double, 8>& x) {
 
 }  // namespace
 
-KalmanBox::KalmanBox(const float* b) : x_{}, p_{} {
+KalmanBox::KalmanBox(const float* b, double position_noise, double velocity_noise)
+    : x_{}, p_{}, position_noise_(position_noise), velocity_noise_(velocity_noise) {
   x_[0] = 0.5 * (static_cast<double>(b[0]) + b[2]);
   x_[1] = 0.5 * (static_cast<double>(b[1]) + b[3]);
   x_[2] = static_cast<double>(b[2]) - b[0];
   x_[3] = static_cast<double>(b[3]) - b[1];
   const std::array<double, 4> s = scales(x_);
   for (int i = 0; i < 4; ++i) {
-    const double pos = 2.0 * kPositionNoise * s[i], vel = 10.0 * kVelocityNoise * s[i];
+    const double pos = 2.0 * position_noise_ * s[i], vel = 0.5 * s[i];
     p_[i * 8 + i] = pos * pos;
     p_[(i + 4) * 8 + (i + 4)] = vel * vel;
   }
@@ -47,7 +48,7 @@ void KalmanBox::predict() {
     }
   const std::array<double, 4> s = scales(x_);
   for (int i = 0; i < 4; ++i) {
-    const double pos = kPositionNoise * s[i], vel = kVelocityNoise * s[i];
+    const double pos = position_noise_ * s[i], vel = velocity_noise_ * s[i];
     q[i * 8 + i] += pos * pos;
     q[(i + 4) * 8 + (i + 4)] += vel * vel;
   }
@@ -63,7 +64,7 @@ void KalmanBox::update(const float* b) {
   double S[16];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) S[i * 4 + j] = p_[i * 8 + j];
-  for (int i = 0; i < 4; ++i) S[i * 4 + i] += (kPositionNoise * s[i]) * (kPositionNoise * s[i]);
+  for (int i = 0; i < 4; ++i) S[i * 4 + i] += (position_noise_ * s[i]) * (position_noise_ * s[i]);
   double L[16] = {0};
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j <= i; ++j) {

@@ -10,13 +10,12 @@ namespace fassst {
 
 class KalmanBox {
  public:
-  // Process noise: position and velocity standard deviations as fractions
-  // of the box's width (x, w) or height (y, h), per frame.
-  static constexpr double kPositionNoise = 1.0 / 20.0;
-  static constexpr double kVelocityNoise = 1.0 / 160.0;
-
-  // Starts at `box` (x1, y1, x2, y2) at rest, with a wide velocity prior.
-  explicit KalmanBox(const float* box);
+  // Starts at `box` (x1, y1, x2, y2) at rest, with a velocity prior wide
+  // enough (half the box's size per frame) that the second observation
+  // sets it. position_noise and velocity_noise are the standard deviations
+  // of the per-frame change of position (also the measurement noise) and
+  // of velocity, as fractions of the box's width (x, w) or height (y, h).
+  KalmanBox(const float* box, double position_noise, double velocity_noise);
 
   // Advances the state by one frame.
   void predict();
@@ -31,6 +30,8 @@ class KalmanBox {
  private:
   std::array<double, 8> x_;   // cx, cy, w, h, vcx, vcy, vw, vh
   std::array<double, 64> p_;  // row-major 8 x 8
+  double position_noise_;
+  double velocity_noise_;
 };
 
 }  // namespace fassst

@@ -22,6 +22,11 @@ void check_unit(const char* name, float value) {
     throw InvalidArgument(message("TrackerOptions: ", name, " must be in [0, 1], got ", value));
 }
 
+void check_fraction(const char* name, float value) {
+  if (!(value > 0.0f && value <= 1.0f))
+    throw InvalidArgument(message("TrackerOptions: ", name, " must be in (0, 1], got ", value));
+}
+
 void check_count(const char* name, int value) {
   if (value < 1) throw InvalidArgument(message("TrackerOptions: ", name, " must be >= 1, got ", value));
 }
@@ -38,6 +43,8 @@ void validate_tracker_options(const TrackerOptions& o) {
   if (o.low_threshold > o.high_threshold)
     throw InvalidArgument(message("TrackerOptions: low_threshold must be <= high_threshold (", o.high_threshold,
                                   "), got ", o.low_threshold));
+  check_fraction("position_noise", o.position_noise);
+  check_fraction("velocity_noise", o.velocity_noise);
   check_count("min_hits", o.min_hits);
   check_count("max_age", o.max_age);
 }
@@ -103,7 +110,7 @@ struct Track {
   float predicted[4] = {0, 0, 0, 0};
   float predicted_mask_box[4] = {0, 0, 0, 0};
 
-  explicit Track(const float* box) : motion(box) {}
+  Track(const float* box, const TrackerOptions& o) : motion(box, o.position_noise, o.velocity_noise) {}
   bool confirmed() const { return id > 0; }
 };
 
@@ -339,7 +346,7 @@ std::vector<int64_t> Tracker::update(const Detections& d) {
   // 4. Births from the confident detections no track took.
   for (int det : high) {
     if (d.scores[det] < o.new_track_threshold) continue;
-    Track t(f.box(det));
+    Track t(f.box(det), o);
     t.first_frame = s.frame;
     t.label = d.labels[det];
     s.take(t, det, f, false);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/tracker.h"
 #include "fassst/tracker.h"
 #include "python/bindings.h"
 
@@ -96,6 +97,8 @@ py::dict options_dict(const TrackerOptions& o) {
   out["class_aware"] = o.class_aware;
   out["use_masks"] = o.use_masks;
   out["mask_threshold"] = shortest(o.mask_threshold);
+  out["position_noise"] = shortest(o.position_noise);
+  out["velocity_noise"] = shortest(o.velocity_noise);
   return out;
 }
 
@@ -116,14 +119,36 @@ py::list tracks_list(const Tracker& tracker) {
   return out;
 }
 
+// The tracker's IoU of two box masks (probabilities above `threshold`
+// inside), exposed for tests against full-frame masks.
+double box_mask_iou_py(const F32Array& mask_a, const std::vector<float>& box_a, const F32Array& mask_b,
+                       const std::vector<float>& box_b, float threshold) {
+  auto binarise = [&](const F32Array& m, const char* name) {
+    if (m.ndim() != 2 || m.shape(0) != m.shape(1) || m.shape(0) < 1)
+      throw InvalidArgument(message("box_mask_iou: ", name, " must have shape (S, S) with S >= 1, got ",
+                                    shape_text(m)));
+    std::vector<uint8_t> cells(static_cast<size_t>(m.size()));
+    for (py::ssize_t i = 0; i < m.size(); ++i) cells[i] = m.data()[i] > threshold ? 1 : 0;
+    return cells;
+  };
+  if (box_a.size() != 4 || box_b.size() != 4)
+    throw InvalidArgument(message("box_mask_iou: box_a and box_b must have 4 values, got ", box_a.size(), " and ",
+                                  box_b.size()));
+  const std::vector<uint8_t> a = binarise(mask_a, "mask_a"), b = binarise(mask_b, "mask_b");
+  return box_mask_iou(BoxMask{a.data(), static_cast<int>(mask_a.shape(0)), {box_a[0], box_a[1], box_a[2], box_a[3]}},
+                      BoxMask{b.data(), static_cast<int>(mask_b.shape(0)), {box_b[0], box_b[1], box_b[2], box_b[3]}});
+}
+
 }  // namespace
 
 void register_tracker(py::module_& m) {
+  m.def("box_mask_iou", &box_mask_iou_py, py::arg("mask_a"), py::arg("box_a"), py::arg("mask_b"), py::arg("box_b"),
+        py::arg("threshold") = 0.5f);
   const TrackerOptions defaults;
   py::class_<Tracker>(m, "Tracker")
       .def(py::init([](float high_threshold, float low_threshold, float new_track_threshold, float match_iou,
                        float low_match_iou, int min_hits, int max_age, bool class_aware, bool use_masks,
-                       float mask_threshold) {
+                       float mask_threshold, float position_noise, float velocity_noise) {
              TrackerOptions o;
              o.high_threshold = high_threshold;
              o.low_threshold = low_threshold;
@@ -135,6 +160,8 @@ void register_tracker(py::module_& m) {
              o.class_aware = class_aware;
              o.use_masks = use_masks;
              o.mask_threshold = mask_threshold;
+             o.position_noise = position_noise;
+             o.velocity_noise = velocity_noise;
              return new Tracker(o);
            }),
            py::arg("high_threshold") = defaults.high_threshold, py::arg("low_threshold") = defaults.low_threshold,
@@ -142,7 +169,8 @@ void register_tracker(py::module_& m) {
            py::arg("match_iou") = defaults.match_iou, py::arg("low_match_iou") = defaults.low_match_iou,
            py::arg("min_hits") = defaults.min_hits, py::arg("max_age") = defaults.max_age,
            py::arg("class_aware") = defaults.class_aware, py::arg("use_masks") = defaults.use_masks,
-           py::arg("mask_threshold") = defaults.mask_threshold)
+           py::arg("mask_threshold") = defaults.mask_threshold,
+           py::arg("position_noise") = defaults.position_noise, py::arg("velocity_noise") = defaults.velocity_noise)
       .def("update", &update_py, py::arg("boxes"), py::arg("scores"), py::arg("labels"),
            py::arg("box_masks") = py::none(), py::arg("mask_boxes") = py::none())
       .def("reset", &Tracker::reset)

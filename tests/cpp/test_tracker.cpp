@@ -160,7 +160,7 @@ TEST_CASE(kalman_box_learns_a_constant_velocity) {
   // cx moves +3 px, cy -2 px, w +0.5 px per frame; h is constant.
   auto truth = [](int t) { return box_at(100 + 3 * t, 200 - 2 * t, 40 + 0.5 * t, 60); };
   std::vector<float> b = truth(0);
-  KalmanBox kf(b.data());
+  KalmanBox kf(b.data(), 0.05, 0.025);
   for (int t = 1; t <= 30; ++t) {
     kf.predict();
     b = truth(t);
@@ -188,7 +188,7 @@ TEST_CASE(kalman_box_moves_towards_a_jumped_observation_by_its_confidence) {
   // A settled filter trusts its state more than a fresh one does: the same
   // 10 px jump moves the settled estimate less.
   std::vector<float> b = box_at(50, 50, 20, 20), jumped = box_at(60, 50, 20, 20);
-  KalmanBox fresh(b.data()), settled(b.data());
+  KalmanBox fresh(b.data(), 0.05, 0.025), settled(b.data(), 0.05, 0.025);
   for (int t = 0; t < 20; ++t) {
     settled.predict();
     settled.update(b.data());
@@ -241,6 +241,10 @@ TEST_CASE(options_are_checked_by_name) {
   CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.match_iou = 2; })), "match_iou");
   CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.low_match_iou = -1; })), "low_match_iou");
   CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.mask_threshold = 3; })), "mask_threshold");
+  CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.position_noise = 0; })),
+               "position_noise must be in (0, 1], got 0");
+  CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.velocity_noise = 1.5f; })),
+               "velocity_noise");
   CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.min_hits = 0; })),
                "min_hits must be >= 1, got 0");
   CHECK_THROWS(InvalidArgument, Tracker(with([](TrackerOptions& o) { o.max_age = -2; })), "max_age");

@@ -45,6 +45,13 @@ struct FASSST_API TrackerOptions {
   bool use_masks = false;
   // Mask probabilities above this are inside the mask. In [0, 1].
   float mask_threshold = 0.5f;
+  // The motion model's noise: standard deviations, per frame, of a box's
+  // change of position and size (also the detector's error) and of its
+  // velocity, as fractions of the box's width or height. Larger
+  // velocity_noise follows turns and accelerations sooner, smaller smooths
+  // detection noise more. In (0, 1].
+  float position_noise = 0.05f;
+  float velocity_noise = 0.025f;
 };
 
 // One frame's detections, as views into the caller's arrays (not copied).
