@@ -283,7 +283,7 @@ std::vector<int64_t> Tracker::update(const Detections& d) {
   State& s = *state_;
   const TrackerOptions& o = s.options;
   Frame f{d, {}};
-  if (d.box_masks != nullptr && d.count > 0) {
+  if (o.use_masks && d.box_masks != nullptr && d.count > 0) {
     const int64_t n = d.count * static_cast<int64_t>(d.mask_size) * d.mask_size;
     f.masks.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) f.masks[i] = d.box_masks[i] > o.mask_threshold ? 1 : 0;

@@ -1,6 +1,7 @@
 // Object identities across the frames of one stream: a ByteTrack-style
 // multi-object tracker (docs/tracking.md). One Tracker per source; call
-// update() once per frame, in frame order, with that frame's instances.
+// update() once per frame, in frame order, with that frame's instances. A
+// Tracker holds per-stream state: calls on one object must not overlap.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,8 @@ struct FASSST_API Detections {
   const float* scores = nullptr;   // count, in [0, 1]
   const int64_t* labels = nullptr; // count, >= 0
   // Optional box masks (Instances::box_masks / mask_boxes): count x
-  // mask_size x mask_size probabilities over the count x 4 mask_boxes.
+  // mask_size x mask_size probabilities over the count x 4 mask_boxes; read
+  // only when TrackerOptions::use_masks is set.
   int mask_size = 0;
   const float* box_masks = nullptr;
   const float* mask_boxes = nullptr;
