@@ -22,6 +22,9 @@ class Instances:
         image_size: (H, W) of the frame.
         timings: per-stage wall time in milliseconds (preprocess, frame, select,
             rff, tail; paste once ``masks`` has been computed).
+        track_ids: (K,) int64 identities across a stream's frames, set by a
+            tracker (:class:`fassst_rt.tracking.Tracker`); -1 for an instance
+            without a confirmed track; None until tracked.
     """
 
     def __init__(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
@@ -38,6 +41,7 @@ class Instances:
         self.timings = dict(timings or {})
         self.mask_threshold = float(mask_threshold)
         self._masks = None  # type: Optional[np.ndarray]
+        self.track_ids = None  # type: Optional[np.ndarray]
         k = len(self.boxes)
         if not (len(self.scores) == len(self.labels) == len(self.mask_boxes) == k
                 and self.box_masks.shape[:1] == (k,)):

@@ -11,6 +11,7 @@ void register_pipeline(pybind11::module_& m);
 void register_core(pybind11::module_& m);
 void register_segmenter(pybind11::module_& m);
 void register_stream(pybind11::module_& m);
+void register_tracker(pybind11::module_& m);
 // Defined only in builds with CUDA.
 void register_cuda(pybind11::module_& m);
 

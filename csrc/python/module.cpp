@@ -47,6 +47,7 @@ PYBIND11_MODULE(_C, m) {
   fassst::python::register_core(m);
   fassst::python::register_segmenter(m);
   fassst::python::register_stream(m);
+  fassst::python::register_tracker(m);
 #ifdef FASSST_WITH_CUDA
   fassst::python::register_cuda(m);
 #endif

@@ -296,6 +296,26 @@ TEST_CASE(errors_name_the_file_or_argument) {
   CHECK_THROWS(Error, Segmenter("/nonexistent/model.onnx"), "does not exist");
 }
 
+TEST_CASE(a_tracker_links_from_the_library_and_keeps_ids_on_a_still_scene) {
+  // fassst::Tracker through the public headers: the same frame twice gives
+  // every instance the same id; with masks too.
+  Segmenter seg(FASSST_TEST_MODEL);
+  const int h = 300, w = 400;
+  const std::vector<uint8_t> img = disc_frame(h, w, 3);
+  const Instances inst = seg.run(view(img, h, w, PixelFormat::kBGR));
+  CHECK(inst.size() > 0);
+  for (bool use_masks : {false, true}) {
+    TrackerOptions o;
+    o.use_masks = use_masks;
+    o.new_track_threshold = 0.0f;  // every instance at or above high_threshold starts a track
+    Tracker tracker(o);
+    const std::vector<int64_t> first = tracker.update(inst), second = tracker.update(inst);
+    CHECK(first == second);
+    for (size_t i = 0; i < inst.size(); ++i) CHECK_EQ(first[i] >= 1, inst.scores[i] >= o.high_threshold);
+  }
+  CHECK_THROWS(InvalidArgument, Tracker(TrackerOptions{2.0f}), "high_threshold");
+}
+
 TEST_CASE(warmup_runs_the_tail) {
   register_counting();
   SegmenterOptions o;

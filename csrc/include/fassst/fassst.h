@@ -8,3 +8,4 @@
 #include "fassst/metadata.h"
 #include "fassst/segmenter.h"
 #include "fassst/stream.h"
+#include "fassst/tracker.h"
