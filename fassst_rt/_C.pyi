@@ -75,11 +75,50 @@ class Stream:
         channel_order: str,
         mode: str,
         queue_size: typing.SupportsInt | typing.SupportsIndex,
+        tracker: object = ...,
     ) -> None: ...
-    def next(self) -> object:
+    def next(self, tracked: bool = ...) -> object:
         """The next result as a dict, None at the end; raises the error that ended it."""
     def stop(self) -> None: ...
 
+class Tracker:
+    def __init__(
+        self,
+        high_threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+        low_threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+        new_track_threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+        match_iou: typing.SupportsFloat | typing.SupportsIndex = ...,
+        low_match_iou: typing.SupportsFloat | typing.SupportsIndex = ...,
+        min_hits: typing.SupportsInt | typing.SupportsIndex = ...,
+        max_age: typing.SupportsInt | typing.SupportsIndex = ...,
+        class_aware: bool = ...,
+        use_masks: bool = ...,
+        mask_threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+        position_noise: typing.SupportsFloat | typing.SupportsIndex = ...,
+        velocity_noise: typing.SupportsFloat | typing.SupportsIndex = ...,
+    ) -> None: ...
+    @property
+    def frame_count(self) -> int: ...
+    @property
+    def options(self) -> dict: ...
+    def reset(self) -> None: ...
+    def tracks(self) -> list: ...
+    def update(
+        self,
+        boxes: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
+        scores: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
+        labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
+        box_masks: object = ...,
+        mask_boxes: object = ...,
+    ) -> numpy.typing.NDArray[numpy.int64]: ...
+
+def box_mask_iou(
+    mask_a: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
+    box_a: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
+    mask_b: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
+    box_b: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
+    threshold: typing.SupportsFloat | typing.SupportsIndex = ...,
+) -> float: ...
 def boxes_to_frame(
     boxes: numpy.typing.NDArray[numpy.float32],
     scale: typing.SupportsFloat | typing.SupportsIndex,

@@ -187,7 +187,7 @@ class Segmenter:
         per_image, rois = self._core.select(boxes, scores)
         return [Selection(*s) for s in per_image], rois
 
-    def stream(self, source, mode: str = "throughput", queue_size: int = 4) -> "Stream":
+    def stream(self, source, mode: str = "throughput", queue_size: int = 4, track=False) -> "Stream":
         """Segments a stream of frames with the pipeline's steps overlapped on
         threads (the C++ core's ``fassst::Stream``): iterate over it for one
         :class:`StreamResult` per frame.
@@ -200,16 +200,31 @@ class Segmenter:
         newest frame first, stale ones dropped and counted). While a stream
         runs, this Segmenter's ``run`` is refused; the stream ends when its
         source does, on ``close()``, or when it is left (``with`` or ``break``
-        + garbage collection)."""
+        + garbage collection).
+
+        ``track``: False, True (a tracker with the default options) or a
+        :class:`fassst_rt.tracking.Tracker` whose options to use: each result's
+        ``instances.track_ids`` then holds identities stable across the
+        stream's frames (the core's tracker, one per stream)."""
         from .sources import open_source
+        from .tracking import Tracker
         if isinstance(queue_size, bool) or not isinstance(queue_size, (int, np.integer)):
             raise TypeError("queue_size must be an int, got {!r}".format(queue_size))
-        stream = Stream(self, _C.Stream(self._core, open_source(source), self.channel_order, mode, int(queue_size)))
+        if track is True:
+            track = Tracker()
+        if track is not False and not isinstance(track, Tracker):
+            raise TypeError("track must be True, False or a fassst_rt.tracking.Tracker, got {!r}".format(track))
+        tracker = track._core if track is not False else None
+        core = _C.Stream(self._core, open_source(source), self.channel_order, mode, int(queue_size), tracker)
+        stream = Stream(self, core, tracked=tracker is not None)
         self._streams.add(stream)
         return stream
 
     def _instances(self, parts: dict) -> Instances:
-        return Instances(names=self.metadata.class_names, **parts)
+        track_ids = parts.pop("track_ids", None)
+        instances = Instances(names=self.metadata.class_names, **parts)
+        instances.track_ids = track_ids
+        return instances
 
     def close(self) -> None:
         """Stops its streams and releases the backend (after a call in
@@ -241,9 +256,10 @@ class Stream:
     """Results of ``Segmenter.stream``, one per frame; iterate, or ``next(stream)``.
     An error of any step ends the stream and is raised here."""
 
-    def __init__(self, segmenter: Segmenter, core) -> None:
+    def __init__(self, segmenter: Segmenter, core, tracked: bool = False) -> None:
         self._segmenter = segmenter
         self._core = core
+        self._tracked = tracked
 
     def __iter__(self) -> Iterator[StreamResult]:
         return self
@@ -252,7 +268,7 @@ class Stream:
         if self._core is None:
             raise StopIteration
         try:
-            parts = self._core.next()
+            parts = self._core.next(self._tracked)
         except BaseException:
             self.close()
             raise

@@ -185,3 +185,25 @@ def test_folder_and_video_sources(tmp_path, rng):
     assert [round(r.timestamp, 2) for r in from_video] == [0.0, 0.1, 0.2, 0.3]
     source = open_source(str(tmp_path))
     assert not source.live and source.name == str(tmp_path)
+
+
+def test_a_tracking_stream_gives_the_ids_a_tracker_gives_on_runs_results(rng):
+    from fassst_rt.tracking import Tracker
+    base = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    frames = [np.roll(base, shift=2 * i, axis=1) for i in range(6)]  # the scene drifts right
+    options = dict(high_threshold=0.0, low_threshold=0.0, new_track_threshold=0.0, min_hits=1)
+    with Segmenter(TINY, device="cpu", score_threshold=0.0) as seg:
+        tracker = Tracker(**options)
+        want = []
+        for f in frames:
+            inst = seg.run(f)
+            want.append(tracker.update(inst))
+        got = list(seg.stream(frames, track=Tracker(**options)))
+        untracked = next(iter(seg.stream(frames[:1])))
+    assert untracked.instances.track_ids is None
+    assert sum(int((ids >= 1).sum()) for ids in want) > 0, "the scene should give tracks"
+    for w, r in zip(want, got):
+        np.testing.assert_array_equal(r.instances.track_ids, w)
+    with Segmenter(TINY, device="cpu") as seg:
+        with pytest.raises(TypeError, match="track must be True, False or a fassst_rt.tracking.Tracker"):
+            seg.stream(frames, track="yes")

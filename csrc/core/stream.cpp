@@ -107,6 +107,7 @@ struct Stream::Impl {
   bool overlap;   // the frame graph on its own thread
   Channel<std::unique_ptr<StreamJob>> captured, planned, inferred;
   Channel<StreamResult> results;
+  std::unique_ptr<Tracker> tracker;  // used by the finishing thread only, frames in order
   std::vector<std::thread> threads;
   std::mutex join_mutex;
   std::mutex error_mutex;
@@ -127,7 +128,8 @@ struct Stream::Impl {
         captured(drops ? 1 : depth, drops),
         planned(depth, false),
         inferred(depth, false),
-        results(depth, false) {}
+        results(depth, false),
+        tracker(o.track ? new Tracker(o.tracker) : nullptr) {}
 
   void fail(std::exception_ptr e) {
     {
@@ -235,6 +237,7 @@ struct Stream::Impl {
         r.frame_index = job->index;
         r.timestamp = job->timestamp;
         r.instances = seg.assemble(job->frame, job->tiles, std::move(per_crop), job->timings);
+        if (tracker) r.instances.track_ids = tracker->update(r.instances);
         r.latency_ms = pipeline::ms_since(job->arrival, pipeline::Clock::now());
         {
           std::lock_guard<std::mutex> lock(dropped_mutex);

@@ -69,7 +69,7 @@ bool rgb_order(const std::string& channel_order) {
   return channel_order == "rgb";
 }
 
-py::dict instances_dict(Instances&& inst) {
+py::dict instances_dict(Instances&& inst, bool with_track_ids) {
   const py::ssize_t k = static_cast<py::ssize_t>(inst.size());
   const py::ssize_t sm = inst.mask_size;
   py::dict d;
@@ -80,6 +80,7 @@ py::dict instances_dict(Instances&& inst) {
   d["mask_boxes"] = array_of(std::move(inst.mask_boxes), {k, 4});
   d["image_size"] = py::make_tuple(inst.image_height, inst.image_width);
   d["timings"] = inst.timings;
+  if (with_track_ids) d["track_ids"] = array_of(std::move(inst.track_ids), {k});
   return d;
 }
 

@@ -42,8 +42,9 @@ py::array_t<T> array_of(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
-// The parts of fassst_rt.Instances, as a dict of arrays (no copies).
-py::dict instances_dict(Instances&& inst);
+// The parts of fassst_rt.Instances, as a dict of arrays (no copies);
+// `with_track_ids`: the instances come from a tracking stream (K ids).
+py::dict instances_dict(Instances&& inst, bool with_track_ids = false);
 
 }  // namespace python
 }  // namespace fassst

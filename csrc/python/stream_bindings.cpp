@@ -11,6 +11,7 @@
 
 #include "core/errors.h"
 #include "fassst/stream.h"
+#include "fassst/tracker.h"
 #include "python/bindings.h"
 #include "python/conversions.h"
 
@@ -77,7 +78,7 @@ struct ReleasingDeleter {
 using StreamHolder = std::unique_ptr<Stream, ReleasingDeleter>;
 
 StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& channel_order, const std::string& mode,
-                         int queue_size) {
+                         int queue_size, py::object tracker) {
   StreamOptions o;
   if (mode == "throughput") {
     o.mode = StreamMode::kThroughput;
@@ -87,12 +88,16 @@ StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& c
     throw InvalidArgument(message("mode must be 'throughput' or 'latency', got '", mode, "'"));
   }
   o.queue_size = queue_size;
+  if (!tracker.is_none()) {  // a fassst_rt._C.Tracker: the stream tracks with its options
+    o.track = true;
+    o.tracker = tracker.cast<const Tracker&>().options();
+  }
   std::unique_ptr<FrameSource> src(new PythonSource(std::move(source), channel_order));
   py::gil_scoped_release release;  // a failing start joins threads that may want the GIL
   return StreamHolder(new Stream(seg, std::move(src), o));
 }
 
-py::object next_result(Stream& stream) {
+py::object next_result(Stream& stream, bool tracked) {
   StreamResult r;
   bool got;
   {
@@ -106,7 +111,7 @@ py::object next_result(Stream& stream) {
   d["timestamp"] = r.timestamp;
   d["latency_ms"] = r.latency_ms;
   d["dropped"] = r.dropped;
-  d["instances"] = instances_dict(std::move(r.instances));
+  d["instances"] = instances_dict(std::move(r.instances), tracked);
   return d;
 }
 
@@ -115,8 +120,9 @@ py::object next_result(Stream& stream) {
 void register_stream(py::module_& m) {
   py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
       .def(py::init(&make_stream), py::arg("segmenter"), py::arg("source"), py::arg("channel_order"),
-           py::arg("mode"), py::arg("queue_size"), py::keep_alive<1, 2>())
-      .def("next", &next_result, "The next result as a dict, None at the end; raises the error that ended it.")
+           py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::keep_alive<1, 2>())
+      .def("next", &next_result, py::arg("tracked") = false,
+           "The next result as a dict, None at the end; raises the error that ended it.")
       .def("stop", &Stream::stop, py::call_guard<py::gil_scoped_release>());
 }
 

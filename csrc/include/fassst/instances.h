@@ -23,6 +23,9 @@ struct FASSST_API Instances {
   int mask_size = 0;               // Sm = 2 S1
   std::vector<float> box_masks;    // K x Sm x Sm mask probabilities over `mask_boxes`
   std::vector<float> mask_boxes;   // K x 4: the unclipped boxes the box masks cover
+  // K identities across a stream's frames (fassst/tracker.h; -1: no
+  // confirmed track), set when the stream tracks; empty otherwise.
+  std::vector<int64_t> track_ids;
   // Per-stage wall time in milliseconds: preprocess, frame, select, rff_tail
   // (and tiles: the number of tiles of a tiled frame).
   std::map<std::string, double> timings;

@@ -22,6 +22,7 @@
 #include "fassst/export.h"
 #include "fassst/instances.h"
 #include "fassst/segmenter.h"
+#include "fassst/tracker.h"
 
 namespace fassst {
 
@@ -50,6 +51,10 @@ enum class StreamMode { kThroughput, kLatency };
 struct StreamOptions {
   StreamMode mode = StreamMode::kThroughput;
   int queue_size = 4;  // frames each queue between steps holds (throughput mode), 1 to 64
+  // Identities across frames: a tracker of these options (one per stream)
+  // sets each result's instances.track_ids, frames taken in order.
+  bool track = false;
+  TrackerOptions tracker;
 };
 
 struct StreamResult {
