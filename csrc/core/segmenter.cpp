@@ -16,6 +16,7 @@
 #include "core/letterbox.h"
 #include "core/paste.h"
 #include "core/select.h"
+#include "core/thread_count.h"
 #include "core/tiling.h"
 
 namespace fassst {
@@ -108,7 +109,7 @@ struct Segmenter::Impl {
     if (o.max_batch < 1 || o.max_batch > kMaxBatchLimit)
       throw InvalidArgument(message("max_batch must be in [1, ", kMaxBatchLimit, "], got ", o.max_batch));
     max_batch = o.max_batch;
-    num_threads = o.num_threads;
+    num_threads = checked_num_threads("num_threads", o.num_threads);
     TileSpec spec{o.tiling, o.tile_size, o.tile_overlap};
     resolve_tiling(spec, &tile_size, &tile_overlap);
   }
@@ -330,17 +331,14 @@ struct Segmenter::Impl {
 Segmenter::Segmenter(const std::string& model_path, const SegmenterOptions& options) : impl_(new Impl) {
   BackendOptions bo;
   bo.device = options.device;
-  bo.num_threads = options.num_threads;
-  if (options.num_threads < 0)
-    throw InvalidArgument(message("num_threads must be >= 0 (0: all cores), got ", options.num_threads));
+  // Checked before the backend starts that many threads of its own.
+  bo.num_threads = checked_num_threads("num_threads", options.num_threads);
   impl_->backend = open_backend(model_path, options.backend, bo);
   impl_->configure(options);
 }
 
 Segmenter::Segmenter(std::unique_ptr<Backend> backend, const SegmenterOptions& options) : impl_(new Impl) {
   if (!backend) throw InvalidArgument("Segmenter: backend must not be null");
-  if (options.num_threads < 0)
-    throw InvalidArgument(message("num_threads must be >= 0 (0: all cores), got ", options.num_threads));
   impl_->backend = std::move(backend);
   impl_->configure(options);
 }
