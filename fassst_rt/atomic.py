@@ -169,8 +169,8 @@ def atomic_copy(source: PathLike, path: PathLike, make_folder: bool = True) -> N
 
 
 def move_into_place(source: PathLike, path: PathLike) -> None:
-    """Renames the complete file ``source`` (in ``path``'s folder, e.g. a
-    download) to ``path``, synced before and after."""
+    """Renames the complete file ``source`` (on ``path``'s file system, e.g.
+    a download in a scratch folder beside it) to ``path``, synced before and after."""
     source, path = os.fspath(source), _check_target(path)
     _fsync_file(source)
     os.replace(source, path)
