@@ -12,6 +12,8 @@ import pytest
 
 from fassst_rt import atomic
 
+from conftest import huge_png_header
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -153,19 +155,6 @@ def test_write_image_is_atomic_and_wraps_opencv_errors(tmp_path, opencv):
         assert not isinstance(info.value, opencv.error)
     assert target.read_bytes() == before
     assert sorted(os.listdir(str(tmp_path))) == ["overlay.png"]
-
-
-def huge_png_header(path):
-    """A valid PNG signature and header claiming 100000 x 100000 pixels: OpenCV
-    raises cv2.error (CV_IO_MAX_IMAGE_PIXELS) instead of returning None."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
 
 
 def test_read_image_wraps_opencv_errors_naming_the_file(tmp_path, opencv):
