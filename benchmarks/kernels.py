@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_rff import roi_fuse_numpy  # noqa: E402  (benchmarks/ helper)
 
 from fassst_rt import ops  # noqa: E402
+from fassst_rt.atomic import atomic_write_text  # noqa: E402
 from fassst_rt.onnx_rff import rff_model  # noqa: E402
 
 
@@ -291,7 +292,7 @@ def main(argv=None):
         for name, us in medians.items():
             print("  {:<10s} {:8.1f} us".format(name, us))
         if args.json:
-            args.json.write_text(json.dumps({"call_overhead_median_us": medians, "runs": args.runs}, indent=2))
+            atomic_write_text(args.json, json.dumps({"call_overhead_median_us": medians, "runs": args.runs}, indent=2))
         return 0
 
     threads = args.threads or ops.get_num_threads()
@@ -313,7 +314,7 @@ def main(argv=None):
     for r in results:
         print_case(r)
     if args.json:
-        args.json.write_text(json.dumps({"conditions": conditions, "results": results}, indent=2))
+        atomic_write_text(args.json, json.dumps({"conditions": conditions, "results": results}, indent=2))
     return 0
 
 

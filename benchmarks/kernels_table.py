@@ -162,7 +162,9 @@ def main(argv=None):
                   "from {}".format(args.doc, args.results), file=sys.stderr)
             return 1
         return 0
-    args.doc.write_text(before + made + after)
+    from fassst_rt.atomic import atomic_write_text
+
+    atomic_write_text(args.doc, before + made + after)
     return 0
 
 

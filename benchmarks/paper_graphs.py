@@ -41,7 +41,10 @@ def strip_weights(src, dst):
         t.ClearField("raw_data")
         del t.float_data[:]
     proto.producer_name = "fassst_rt benchmarks/paper_graphs.py (shape-only: weights have no values)"
-    onnx.save(proto, dst)
+    from fassst_rt.atomic import atomic_path
+
+    with atomic_path(dst) as temporary:
+        onnx.save(proto, temporary)
 
 
 def main(argv=None):
@@ -58,8 +61,8 @@ def main(argv=None):
         subprocess.check_call([sys.executable, os.path.join(HERE, "fps.py"), "--_build", "paper", str(size), "0",
                                full], cwd=tmp)
         frame = shape_only_path(size, args.out_dir)
+        strip_weights(tail_onnx_path(full), tail_onnx_path(frame))  # the tail first, as exports do
         strip_weights(full, frame)
-        strip_weights(tail_onnx_path(full), tail_onnx_path(frame))
         print("wrote {} (+ .tail.onnx): {:.0f} kB".format(
             frame, (os.path.getsize(frame) + os.path.getsize(tail_onnx_path(frame))) / 1e3))
     return 0

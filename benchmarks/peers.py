@@ -27,19 +27,19 @@ REPO = os.path.dirname(HERE)
 PACKAGES = ["torch==2.14.1", "torchvision==0.29.1", "ultralytics", "onnx"]
 
 EXPORT = r"""
-import json, sys, shutil
+import json, os, sys
 from ultralytics import YOLO
 import ultralytics, torch, torchvision
 size, out = int(sys.argv[1]), sys.argv[2]
 model = YOLO("yolo11n-seg.yaml")          # the bundled config: random weights, nothing downloaded
 path = model.export(format="onnx", imgsz=size, opset=17, dynamic=False, simplify=False, batch=1, device="cpu")
-shutil.move(str(path), out)
 info = {"model": "YOLO11n-seg from ultralytics' bundled yolo11n-seg.yaml, random weights",
         "imgsz": size, "opset": 17, "parameters": sum(p.numel() for p in model.model.parameters()),
         "versions": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                      "torchvision": torchvision.__version__}}
 with open(out[:-5] + ".json", "w") as f:
     json.dump(info, f, indent=2)
+os.replace(str(path), out)
 print(json.dumps(info))
 """
 
@@ -68,10 +68,17 @@ def export(py, size, out_dir):
     if os.path.isfile(out):
         return out
     env = dict(os.environ, YOLO_AUTOINSTALL="false", YOLO_OFFLINE="true")
-    # A scratch working directory: Ultralytics writes settings and the export beside it.
+    # A scratch working directory: Ultralytics writes settings and the export beside it. The export
+    # lands there and is moved into place here, its description first and the graph (whose presence
+    # means "exported") last (fassst_rt/atomic.py; the peers environment has no fassst_rt).
+    from fassst_rt.atomic import move_into_place
+
     work = os.path.join(out_dir, "work")
     os.makedirs(work, exist_ok=True)
-    subprocess.check_call([py, "-c", EXPORT, str(size), out], cwd=work, env=env)
+    scratch = os.path.join(work, os.path.basename(out))
+    subprocess.check_call([py, "-c", EXPORT, str(size), scratch], cwd=work, env=env)
+    move_into_place(scratch[:-5] + ".json", out[:-5] + ".json")
+    move_into_place(scratch, out)
     return out
 
 

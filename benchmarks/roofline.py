@@ -45,6 +45,7 @@ from typing import Dict, List, Optional, Sequence
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import devices as devices_mod  # noqa: E402  (benchmarks/ helper)
 
+from fassst_rt.atomic import atomic_write_text  # noqa: E402
 from fassst_rt.flops import GraphCost, count_graph  # noqa: E402
 
 COMPUTE_OPS = frozenset(["Conv", "ConvTranspose", "Gemm", "MatMul"])
@@ -555,8 +556,7 @@ def main(argv=None) -> int:
         print("    {:8.4f} ms  {:<7s} {:10.3f} MFLOP {:9.3f} MB  {}".format(
             row["ms"], row["bound"], row["flops"] / 1e6, row["bytes"] / 1e6, row["ops"][:60]))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(est, f, indent=2)
+        atomic_write_text(args.json, json.dumps(est, indent=2))
     return 0
 
 

@@ -27,12 +27,19 @@ __all__ = ["roi_crop", "roi_fuse", "build_info", "set_num_threads", "get_num_thr
 
 _num_threads = 0  # 0: one worker per hardware thread
 
+# The most worker threads a call may use (the core's bound, csrc/parallel/thread_pool.h).
+MAX_NUM_THREADS = int(_C.max_num_threads)
+
 
 def set_num_threads(num_threads: int) -> None:
-    """Sets the CPU worker threads of the kernels (0 = one per hardware thread)."""
+    """Sets the CPU worker threads of the kernels: 0 (one per hardware
+    thread) to :data:`MAX_NUM_THREADS`."""
     global _num_threads
-    if not isinstance(num_threads, (int, np.integer)) or num_threads < 0:
-        raise ValueError("num_threads must be an integer >= 0, got {!r}".format(num_threads))
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise TypeError("num_threads must be an int, got {!r}".format(num_threads))
+    if not 0 <= num_threads <= MAX_NUM_THREADS:
+        raise ValueError("num_threads must be in [0, {}] (0: one per hardware thread), got {}".format(
+            MAX_NUM_THREADS, num_threads))
     _num_threads = int(num_threads)
 
 
@@ -85,7 +92,21 @@ def _host_rois(value: Any) -> np.ndarray:
     if value.ndim != 2 or value.shape[1] != 5:
         raise ValueError("rois must have shape (K, 5) rows [batch_index, x1, y1, x2, y2], got {}"
                          .format(value.shape))
+    if value.dtype != np.float32 and np.issubdtype(value.dtype, np.floating):
+        _check_batch_indices_exact(value[:, 0])
     return np.ascontiguousarray(value, dtype=np.float32)
+
+
+def _check_batch_indices_exact(column: np.ndarray) -> None:
+    """Batch indices of a non-float32 float array are checked before the cast
+    to float32, which would round 0.9999999999999999 to a valid 1. (NaN and
+    infinity pass here: the core names them.)"""
+    finite = np.isfinite(column)
+    wrong = finite & (column != np.floor(column))
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[0])
+        raise ValueError("rois[{}, 0] (batch_index) must be an integer (exactly, before the cast to float32), "
+                         "got {!r}".format(k, float(column[k])))
 
 
 def _from_cpu_dlpack(name: str, value: Any) -> np.ndarray:

@@ -139,5 +139,5 @@ def test_device_path_without_gpu_is_a_clear_error(pyramid):
 
 
 def test_set_num_threads_rejects_bad_values():
-    with pytest.raises(ValueError, match=r"num_threads must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"num_threads must be in \[0, 1024\] \(0: one per hardware thread\), got -1"):
         ops.set_num_threads(-1)

@@ -79,9 +79,10 @@ def _segm_ap(entry, group):
 
 
 def write(args, results) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump({"iterations": args.iterations, "seeds": args.seeds, "runs": results}, f, indent=2)
+    from fassst_rt.atomic import atomic_write_text
+
+    atomic_write_text(args.out + ".json",
+                      json.dumps({"iterations": args.iterations, "seeds": args.seeds, "runs": results}, indent=2))
     lines = ["| variant | seeds | mask AP all | mask AP HeLa | mask AP bacteria |", "|---|---|---|---|---|"]
     for name, runs in results.items():
         cells = []
@@ -105,8 +106,7 @@ def write(args, results) -> None:
     note = ("\nTraining budget: {} iterations of batch 8 at input 192 (cpu_small widths), one CPU thread; "
             "mask AP (COCO, %) on the test tiles (frames 15-19), mean ± standard deviation over seeds "
             "(values in parentheses).\n".format(args.iterations))
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n" + note)
+    atomic_write_text(args.out + ".md", "\n".join(lines) + "\n" + note)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from fassst_rt.atomic import atomic_path
+from fassst_rt.opencv_io import write_image
+
 
 def plot_panels(res: Dict[str, object]) -> List[Dict[str, object]]:
     """What --plot draws: FPS against K, and against the input size when that sweep ran."""
@@ -62,7 +65,8 @@ def plot(res: Dict[str, object], path: str) -> Optional[str]:
         ax.grid(alpha=0.3)
     fig.suptitle(plot_caption(res), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as temporary:  # same extension: savefig picks the format from it
+        fig.savefig(temporary, dpi=90)
     plt.close(fig)
     return None
 
@@ -119,7 +123,9 @@ def plot_opencv(panels: List[Dict[str, object]], caption: str, path: str) -> Opt
         cv2.putText(img, p["xlabel"], (x0, h - 14), font, 0.42, black, 1, cv2.LINE_AA)
         cv2.putText(img, p["ylabel"], (i * w + 4, y0 - 6), font, 0.4, black, 1, cv2.LINE_AA)
     cv2.putText(img, caption[:150], (6, h + 14), font, 0.38, (60, 60, 60), 1, cv2.LINE_AA)
-    if not cv2.imwrite(path, img):
-        return "could not write {}".format(path)
+    try:
+        write_image(path, img)
+    except (OSError, ValueError) as exc:
+        return "could not write {}: {}".format(path, exc)
     return None
 

@@ -8,6 +8,8 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
+from fassst_rt.atomic import atomic_write_text
+
 from . import result
 from .cli import parse_args
 from .comparisons import run_comparisons
@@ -90,8 +92,7 @@ def write_outputs(doc: Dict[str, object], args, notes: List[str]) -> None:
         else:
             print("wrote {}".format(args.plot))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=2, default=float)
+        atomic_write_text(args.json, json.dumps(doc, indent=2, default=float))
         print("wrote {}".format(args.json))
 
 

@@ -2,8 +2,10 @@
 // exception and turns it into a status code plus a per-thread message.
 #include "fassst/c_api.h"
 
+#include <cmath>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "fassst/fassst.h"
@@ -52,6 +54,16 @@ fassst_status guarded(Body&& body) {
   }
 }
 
+// An options threshold: < 0 means the model's (unset), NaN is refused rather
+// than read as "unset" (every comparison with it is false).
+std::optional<float> option_threshold(const char* name, float value) {
+  if (std::isnan(value))
+    throw fassst::InvalidArgument(std::string("options->") + name +
+                                  " must be a number in [0, 1], or < 0 for the model's, got nan");
+  if (value < 0.0f) return std::nullopt;
+  return value;
+}
+
 fassst::PixelFormat pixel_format(fassst_pixel_format f) {
   switch (f) {
     case FASSST_PIXEL_BGR: return fassst::PixelFormat::kBGR;
@@ -95,8 +107,8 @@ fassst_status fassst_segmenter_create(const char* model_path, const fassst_optio
     so.backend = o.backend ? o.backend : "auto";
     so.device = o.device ? o.device : "auto";
     so.num_threads = o.num_threads;
-    if (o.score_threshold >= 0.0f) so.score_threshold = o.score_threshold;
-    if (o.nms_threshold >= 0.0f) so.nms_threshold = o.nms_threshold;
+    so.score_threshold = option_threshold("score_threshold", o.score_threshold);
+    so.nms_threshold = option_threshold("nms_threshold", o.nms_threshold);
     if (o.max_instances >= 0) so.max_instances = o.max_instances;
     if (o.tiling < -1 || o.tiling > 1)
       throw fassst::InvalidArgument("options->tiling must be -1 (model default), 0 (off) or 1 (on), got " +
@@ -159,6 +171,7 @@ fassst_status fassst_result_paste_mask(const fassst_result* r, size_t i, float t
   return guarded([&] {
     if (!r) throw fassst::InvalidArgument("result must not be NULL");
     if (!out) throw fassst::InvalidArgument("out must not be NULL");
+    if (std::isnan(threshold)) throw fassst::InvalidArgument("threshold must be a number, got nan");
     const size_t need = static_cast<size_t>(r->instances.image_height) * r->instances.image_width;
     if (out_size < need)
       throw fassst::InvalidArgument("out_size must be >= height * width = " + std::to_string(need) + " bytes, got " +

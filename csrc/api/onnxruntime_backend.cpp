@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/model_file.h"
 #include "core/sha256.h"
+#include "core/thread_count.h"
 #include "fassst/backend.h"
 
 namespace fassst {
@@ -67,9 +68,7 @@ class OnnxRuntimeBackend : public Backend {
     // the session is made of.
     const std::string frame_bytes = read_model_file(path_, "frame graph");
     const std::string tail_bytes = read_model_file(tail_path_, "tail graph");
-    if (options.num_threads < 0)
-      throw InvalidArgument(message("num_threads must be >= 0 (0: ONNX Runtime's default), got ", options.num_threads));
-    cpu_threads_ = options.num_threads;
+    cpu_threads_ = checked_num_threads("num_threads", options.num_threads);
     Ort::SessionOptions so;
     so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
     if (options.num_threads > 0) {

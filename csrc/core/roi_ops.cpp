@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/thread_count.h"
 #include "kernels/roi/roi_cpu.h"
 
 namespace fassst {
@@ -77,6 +78,7 @@ void validate_rois(const char* op, const float* rois, int64_t num_rois, int64_t 
 void roi_crop_cpu(const float* feature, const roi::FeatureShape& shape, const float* rois,
                   int64_t num_rois, int out_size, float stride, float* out, int num_threads) {
   const roi::CropParams p = make_crop_params("roi_crop", shape, out_size, stride);
+  checked_num_threads("roi_crop: num_threads", num_threads);
   validate_rois("roi_crop", rois, num_rois, shape.batch);
   if (num_rois == 0) return;
   roi::roi_crop_cpu_impl(feature, p, rois, num_rois, out, num_threads);
@@ -86,6 +88,7 @@ void roi_fuse_cpu(const float* const maps[3], const roi::FeatureShape levels[3],
                   const float* rois, int64_t num_rois, int out_size, const float strides[3],
                   float* out, int num_threads) {
   const roi::FuseParams p = make_fuse_params("roi_fuse", levels, out_size, strides);
+  checked_num_threads("roi_fuse: num_threads", num_threads);
   validate_rois("roi_fuse", rois, num_rois, levels[0].batch);
   if (num_rois == 0) return;
   roi::roi_fuse_cpu_impl(maps[0], maps[1], maps[2], p, rois, num_rois, out, num_threads);

@@ -7,23 +7,21 @@
 #include "fassst/segmenter.h"
 
 #include "core/segmenter_impl.h"
+#include "core/thread_count.h"
 
 namespace fassst {
 
 Segmenter::Segmenter(const std::string& model_path, const SegmenterOptions& options) : impl_(new Impl) {
   BackendOptions bo;
   bo.device = options.device;
-  bo.num_threads = options.num_threads;
-  if (options.num_threads < 0)
-    throw InvalidArgument(message("num_threads must be >= 0 (0: all cores), got ", options.num_threads));
+  // Checked before the backend starts that many threads of its own.
+  bo.num_threads = checked_num_threads("num_threads", options.num_threads);
   impl_->backend = open_backend(model_path, options.backend, bo);
   impl_->configure(options);
 }
 
 Segmenter::Segmenter(std::unique_ptr<Backend> backend, const SegmenterOptions& options) : impl_(new Impl) {
   if (!backend) throw InvalidArgument("Segmenter: backend must not be null");
-  if (options.num_threads < 0)
-    throw InvalidArgument(message("num_threads must be >= 0 (0: all cores), got ", options.num_threads));
   impl_->backend = std::move(backend);
   impl_->configure(options);
 }

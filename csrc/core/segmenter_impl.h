@@ -17,6 +17,7 @@
 #include "core/letterbox.h"
 #include "core/paste.h"
 #include "core/select.h"
+#include "core/thread_count.h"
 #include "core/tiling.h"
 #include "fassst/segmenter.h"
 
@@ -112,7 +113,7 @@ struct Segmenter::Impl {
     if (o.max_batch < 1 || o.max_batch > kMaxBatchLimit)
       throw InvalidArgument(message("max_batch must be in [1, ", kMaxBatchLimit, "], got ", o.max_batch));
     max_batch = o.max_batch;
-    num_threads = o.num_threads;
+    num_threads = checked_num_threads("num_threads", o.num_threads);
     TileSpec spec{o.tiling, o.tile_size, o.tile_overlap};
     resolve_tiling(spec, &tile_size, &tile_overlap);
   }

@@ -63,6 +63,11 @@ inline void spin_until_zero(const std::atomic<int>& counter) {
   }
 }
 
+// The most threads a caller may ask for: above the hardware threads of any
+// machine this runs on, and low enough that a mistaken count cannot exhaust
+// the process (core/thread_count.h refuses larger ones with a message).
+constexpr int kMaxNumThreads = 1024;
+
 // Number of worker threads used when the caller passes num_threads <= 0.
 // Read once per process: with glibc, std::thread::hardware_concurrency()
 // opens and reads /sys/devices/system/cpu/online on every call (`strace -e

@@ -119,6 +119,7 @@ void register_roi_cpu(py::module_& m) {
         "relu(R1 + up2(R2 + up2(R3))) in one pass into out (K, C, S, S).");
   m.def("default_num_threads", &default_num_threads,
         "Worker threads used when num_threads <= 0.");
+  m.attr("max_num_threads") = kMaxNumThreads;
 }
 
 }  // namespace python

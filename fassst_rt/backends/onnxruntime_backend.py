@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from .. import _C
 from ..hashing import sha256_file
 from ..metadata import MetadataError, ModelMetadata
 from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, METADATA_KEY, TAIL_INPUT, TAIL_OUTPUT
@@ -56,8 +57,10 @@ class OnnxRuntimeBackend(Backend):
         self.providers = self._providers(ort, device, providers)
         options = ort.SessionOptions()
         if num_threads is not None:
-            if num_threads < 1:
-                raise ValueError("num_threads must be >= 1 or None, got {}".format(num_threads))
+            # the core's bound (csrc/parallel/thread_pool.h), before ONNX Runtime starts that many threads
+            if isinstance(num_threads, bool) or not 1 <= num_threads <= _C.max_num_threads:
+                raise ValueError("num_threads must be in [1, {}] or None, got {!r}".format(
+                    _C.max_num_threads, num_threads))
             options.intra_op_num_threads = int(num_threads)
             options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")

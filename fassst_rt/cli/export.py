@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
-from ..model_files import MAX_OPSET, tail_onnx_path
+from ..model_files import MAX_OPSET, portable_onnx_path, tail_onnx_path
 
 
 def add_arguments(parser) -> None:
@@ -58,6 +58,7 @@ def _uint16_from_training(info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def run(args) -> int:
+    from ..atomic import staged_files
     from ..opencv_io import read_image
     from ..train.export import ExportError, export_checkpoint
 
@@ -70,15 +71,23 @@ def run(args) -> int:
     if args.tile:
         size, overlap = (int(v) for v in args.tile.split(":"))
         tile = {"size": size, "overlap": overlap}
-    metadata = export_checkpoint(args.checkpoint, args.output, args.opset, frames, uint16=uint16,
-                                 tile=tile, score_threshold=args.score_threshold,
-                                 nms_threshold=args.nms_threshold, max_instances=args.max_instances,
-                                 provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
+    if not args.output.endswith(".onnx"):
+        raise ExportError("-o must name NAME.onnx, got {}".format(args.output))
+    # Every file of the export is written and checked in a staging folder; they are renamed into
+    # place together at the end (tail graph, frame graph, portable graph): a failure at any step,
+    # the portable graph's parity check included, leaves no model files behind.
+    outputs = [tail_onnx_path(args.output), args.output] + ([portable_onnx_path(args.output)] if args.portable else [])
+    with staged_files(outputs) as staged:
+        metadata = export_checkpoint(args.checkpoint, staged[1], args.opset, frames, uint16=uint16,
+                                     tile=tile, score_threshold=args.score_threshold,
+                                     nms_threshold=args.nms_threshold, max_instances=args.max_instances,
+                                     provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
+        if args.portable:
+            from ..train.portable import export_portable
+            export_portable(staged[1], staged[2], args.score_threshold, args.nms_threshold,
+                            args.max_instances, check_frames=frames)
     print("exported {} and {} ({} classes, input {}); parity with PyTorch checked on {} frames".format(
         args.output, tail_onnx_path(args.output), len(metadata.class_names), metadata.input_size, len(frames)))
     if args.portable:
-        from ..train.portable import export_portable
-        path = export_portable(args.output, None, args.score_threshold, args.nms_threshold,
-                               args.max_instances, check_frames=frames)
-        print("exported {} (one graph; parity with the two-graph runtime checked)".format(path))
+        print("exported {} (one graph; parity with the two-graph runtime checked)".format(outputs[2]))
     return 0

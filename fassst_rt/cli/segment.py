@@ -1,25 +1,40 @@
-"""``fassst-rt segment SOURCE``: an image, a folder of images, a video file or
-a camera index; overlays (and JSON) written with ``-o``."""
+"""``fassst-rt segment SOURCE ...``: image files, folders of images, a video
+file or a camera index; overlays (and JSON) written with ``-o``.
+
+A run over several images (a folder, several files) or over a video's frames
+reports an item that fails (an unreadable file, a frame the model refuses, an
+output that cannot be written) on stderr and goes on; it ends with a summary of
+how many items were done and which failed, and exits with status 1 when any
+failed. A single image file fails as a one-line error. Every file written is
+written atomically (fassst_rt/atomic.py)."""
 
 import json
 import os
 import sys
 import time
-from typing import Iterable, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .. import opencv_io
-from ..models import default_model_path
+from ..atomic import atomic_write_text
+from ..models import DEFAULT_MODEL_NAME, default_model_path
 from ..segmenter import Segmenter
+
+# How many failed items the closing summary names (all are reported as they fail).
+SUMMARY_NAMES = 10
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("source", help="image file, folder of images, video file, or camera index (0, 1, ...)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="image files and folders of images, or one video file or camera index (0, 1, ...)")
     parser.add_argument("-m", "--model", default=None,
-                        help="NAME.onnx or NAME.plan (default: the shipped model, {})".format(default_model_path()))
+                        help="NAME.onnx or NAME.plan (default: the shipped model {}, installed with the "
+                             "package)".format(DEFAULT_MODEL_NAME))
     parser.add_argument("-o", "--output", default=None,
-                        help="image: overlay file (.png/.jpg) or folder; folder: output folder; "
-                             "video/camera: annotated video (.mp4)")
-    parser.add_argument("--json", action="store_true", help="also write instances as JSON (COCO RLE masks)")
+                        help="one image: overlay file (.png/.jpg) or folder; several images or a folder: "
+                             "output folder; video/camera: annotated video (.mp4)")
+    parser.add_argument("--json", action="store_true",
+                        help="also write instances as JSON (COCO RLE masks); for a video, one entry per "
+                             "frame, null for a frame that failed")
     parser.add_argument("--tile", default=None,
                         help="tiling: SIZE or SIZE:OVERLAP in frame pixels, or 'none' (default: the model's)")
     parser.add_argument("--score-threshold", type=float, default=None)
@@ -62,6 +77,13 @@ class _Progress:
             print("\r{}/{} {} {}".format(self.count, self.total or "?", self.unit, text), end="",
                   file=sys.stderr, flush=True)
 
+    def note(self, line: str) -> None:
+        """A line on stderr that does not break the progress line."""
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stderr)
+        else:
+            print("\r" + line, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -69,33 +91,85 @@ class _Progress:
             print(file=sys.stderr)
 
 
+class _Tally:
+    """The items of a run that were done and those that failed, with why."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.ok = 0
+        self.failed = []  # type: List[Tuple[str, str]]
+
+    def failure(self, item: str, exc: BaseException, progress: _Progress) -> None:
+        message = str(exc) or type(exc).__name__
+        if item not in message:  # errors from opencv_io name the file already
+            message = "{}: {}".format(item, message)
+        self.failed.append((item, message))
+        progress.note("fassst-rt segment: error: {}".format(message))
+
+    def summary(self) -> str:
+        """"N images: A ok, B failed (x.png, y.png)"."""
+        total = self.ok + len(self.failed)
+        text = "{} {}{}: {} ok, {} failed".format(total, self.unit, "" if total == 1 else "s", self.ok,
+                                                  len(self.failed))
+        if self.failed:
+            names = [item for item, _ in self.failed[:SUMMARY_NAMES]]
+            more = len(self.failed) - len(names)
+            text += " ({}{})".format(", ".join(names), ", and {} more".format(more) if more else "")
+        return text
+
+    def status(self) -> int:
+        return 1 if self.failed else 0
+
+
 def _write_json(path: str, instances) -> None:
-    with open(path, "w") as f:
-        f.write(instances.to_json())
+    atomic_write_text(path, instances.to_json())
 
 
-def _images(folder: str) -> Iterable[str]:
+def _images(folder: str) -> List[str]:
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(opencv_io.IMAGE_SUFFIXES))
     return [os.path.join(folder, n) for n in names]
 
 
+def _is_video(source: str) -> bool:
+    return source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES)
+
+
 def run(args) -> int:
+    sources = list(args.sources)
+    videos = [s for s in sources if _is_video(s)]
+    if videos and len(sources) > 1:
+        raise ValueError("a video file or camera index must be the only SOURCE, got {}".format(" ".join(sources)))
     model = args.model or default_model_path()
     segmenter = Segmenter(model, device=args.device, score_threshold=args.score_threshold,
                           nms_threshold=args.nms_threshold, max_instances=args.max_instances,
                           tile=_tile(args.tile), channel_order="rgb" if args.rgb else "bgr",
                           num_threads=args.threads)
-    source = args.source
     with segmenter:
-        if source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES):
+        if videos:
+            source = sources[0]
             return _run_video(segmenter, int(source) if source.isdigit() else source, args)
+        if len(sources) == 1 and not os.path.isdir(sources[0]):
+            return _run_image(segmenter, sources[0], args.output, args.json)
+        return _run_images(segmenter, _image_list(sources), args)
+
+
+def _image_list(sources: List[str]) -> List[str]:
+    """The image files of ``sources``: folders expanded (sorted), files as given."""
+    paths = []  # type: List[str]
+    for source in sources:
         if os.path.isdir(source):
-            return _run_folder(segmenter, source, args)
-        return _run_image(segmenter, source, args.output, args.json)
+            found = _images(source)
+            if not found and len(sources) == 1:
+                raise ValueError("{}: no images ({}) in this folder".format(
+                    source, ", ".join(opencv_io.IMAGE_SUFFIXES)))
+            paths += found
+        else:
+            paths.append(source)
+    return paths
 
 
 def _summary(path: str, instances) -> str:
-    counts = {}
+    counts = {}  # type: Dict[str, int]
     for name in instances.class_names:
         counts[name] = counts.get(name, 0) + 1
     ms = sum(v for k, v in instances.timings.items() if k != "tiles")
@@ -128,56 +202,96 @@ def _displayable(frame):
     return frame
 
 
-def _run_folder(segmenter: Segmenter, folder: str, args) -> int:
-    paths = _images(folder)
-    if not paths:
-        raise ValueError("{}: no images ({}) in this folder".format(folder, ", ".join(opencv_io.IMAGE_SUFFIXES)))
+def _segment_one(segmenter: Segmenter, path: str, out_dir: Optional[str], as_json: bool,
+                 written: Dict[str, str]) -> int:
+    """One image of a folder run: its overlay (and JSON) in ``out_dir``, never
+    over the output of another image of this run (``written``: output stem ->
+    the image it came from). Returns the number of instances."""
+    if out_dir:
+        stem = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
+        if stem in written:
+            raise ValueError("{}: its overlay {}.png would overwrite the one of {} (same name in the output "
+                             "folder)".format(path, stem, written[stem]))
+    frame = opencv_io.read_image(path)
+    instances = segmenter.run(frame)
+    if out_dir:
+        written[stem] = path
+        opencv_io.write_image(stem + ".png", instances.plot(_displayable(frame)))
+        if as_json:
+            _write_json(stem + ".json", instances)
+    return len(instances)
+
+
+def _run_images(segmenter: Segmenter, paths: List[str], args) -> int:
     out_dir = args.output
+    if out_dir and os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError("-o {}: must be a folder when segmenting several images".format(out_dir))
+    tally = _Tally("image")
+    written = {}  # type: Dict[str, str]
     progress = _Progress(len(paths), "img")
     try:
         for path in paths:
-            frame = opencv_io.read_image(path)
-            instances = segmenter.run(frame)
-            progress.update("{} instances".format(len(instances)))
-            if out_dir:
-                stem = os.path.splitext(os.path.basename(path))[0]
-                opencv_io.write_image(os.path.join(out_dir, stem + ".png"), instances.plot(_displayable(frame)))
-                if args.json:
-                    _write_json(os.path.join(out_dir, stem + ".json"), instances)
+            try:
+                count = _segment_one(segmenter, path, out_dir, args.json, written)
+            except Exception as exc:  # reported, and the run goes on
+                tally.failure(path, exc, progress)
+                progress.update("failed")
+                continue
+            tally.ok += 1
+            progress.update("{} instances".format(count))
     finally:
         progress.close()
-    print("{} images segmented{}".format(len(paths), "; results in " + out_dir if out_dir else ""))
-    return 0
+    print(tally.summary() + ("; results in " + out_dir if out_dir and tally.ok else ""))
+    return tally.status()
 
 
 def _run_video(segmenter: Segmenter, source, args) -> int:
     capture = opencv_io.open_video(source)
     fps_in, count = opencv_io.video_properties(capture)
-    writer = None
-    records = []
+    writer = None  # type: Optional[opencv_io.VideoFileWriter]
+    records = []  # type: List[object]
     progress = _Progress(count, "frame")
-    times = []
+    tally = _Tally("frame")
+    times = []  # type: List[float]
     try:
-        for frame in opencv_io.frames(capture):
-            t0 = time.perf_counter()
-            instances = segmenter.run(frame)
-            times.append(time.perf_counter() - t0)
-            recent = times[-30:]
-            progress.update("{} inst, {:.1f} FPS".format(len(instances), len(recent) / sum(recent)))
-            if args.output:
-                if writer is None:
+        try:
+            for index, frame in enumerate(opencv_io.frames(capture, source)):
+                if args.output and writer is None:
                     writer = opencv_io.video_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
-                writer.write(instances.plot(frame))
-            if args.json:
-                records.append(json.loads(instances.to_json()))
+                t0 = time.perf_counter()
+                try:
+                    instances = segmenter.run(frame)
+                except Exception as exc:  # this frame is reported; the video goes on
+                    tally.failure("{} frame {}".format(source, index), exc, progress)
+                    progress.update("failed")
+                    if writer is not None:
+                        writer.write(frame)  # unannotated: the video keeps the source's timing
+                    if args.json:
+                        records.append(None)
+                    continue
+                times.append(time.perf_counter() - t0)
+                tally.ok += 1
+                recent = times[-30:]
+                progress.update("{} inst, {:.1f} FPS".format(len(instances), len(recent) / sum(recent)))
+                if writer is not None:
+                    writer.write(instances.plot(frame))
+                if args.json:
+                    records.append(json.loads(instances.to_json()))
+        except opencv_io.ImageIOError as exc:  # the decoder failed: the frames before it are kept
+            tally.failure("{} after frame {}".format(source, tally.ok + len(tally.failed)), exc, progress)
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
     finally:
         progress.close()
         capture.release()
-        if writer is not None:
-            writer.release()
+    if writer is not None:
+        writer.close()
     if args.json and args.output:
-        with open(os.path.splitext(args.output)[0] + ".json", "w") as f:
-            json.dump(records, f)
+        atomic_write_text(os.path.splitext(args.output)[0] + ".json", json.dumps(records))
+    text = tally.summary()
     if times:
-        print("{} frames, median {:.1f} ms per frame".format(len(times), 1e3 * sorted(times)[len(times) // 2]))
-    return 0
+        text += "; median {:.1f} ms per frame".format(1e3 * sorted(times)[len(times) // 2])
+    print(text)
+    return tally.status()

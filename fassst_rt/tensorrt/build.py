@@ -27,9 +27,10 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
+from ..atomic import atomic_copy, atomic_write_bytes, atomic_write_text, staged_files
 from ..backends.base import ModelError
 from ..metadata import MetadataError, ModelMetadata
-from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, plan_paths, tail_onnx_path
+from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, PlanPaths, plan_paths, tail_onnx_path
 from . import compat as trt_compat
 from . import cuda_memory as cm
 from .backend import runtime_problems
@@ -185,13 +186,6 @@ def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]],
     return bytes(serialized), bytes(config.get_timing_cache().serialize())
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def _cached(entry: str, key: str) -> Optional[Tuple[str, str]]:
     """(frame engine, tail engine) from a cache entry whose recorded hashes
     still match, or None."""
@@ -268,48 +262,66 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
     entry = os.path.join(cache_dir, "engines", key)
     cached = None if (no_cache or force) else _cached(entry, key)
     folder = os.path.dirname(os.path.abspath(paths.frame))
-    os.makedirs(folder, exist_ok=True)
-    if os.path.exists(paths.sidecar):
-        os.remove(paths.sidecar)  # until the new engines are complete, no sidecar vouches for them
-    if cached is not None:
-        report("[1/1] engines found in the cache {}".format(entry))
-        shutil.copyfile(cached[0], paths.frame)
-        shutil.copyfile(cached[1], paths.tail)
-    else:
-        timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
-            version, gpu.compute_capability[0], gpu.compute_capability[1]))
-        timing = b""
-        if not no_cache and os.path.isfile(timing_path):
-            with open(timing_path, "rb") as cache_file:
-                timing = cache_file.read()
-            report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
-        for step, (which, onnx_path, input_name, out) in enumerate(
-                (("frame", frame_onnx, FRAME_INPUT, paths.frame), ("tail", tail_onnx, TAIL_INPUT, paths.tail)), 1):
-            t0 = time.monotonic()
-            report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
-            engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, workspace_mb,
-                                          timing, report)
-            _write_atomic(out, engine)
-            report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
-                step, which, out, len(engine) / 1e6, time.monotonic() - t0))
-        if not no_cache:
-            os.makedirs(os.path.dirname(timing_path), exist_ok=True)
-            _write_atomic(timing_path, timing)
-            os.makedirs(entry, exist_ok=True)
-            shutil.copyfile(paths.frame, os.path.join(entry, "frame.plan"))
-            shutil.copyfile(paths.tail, os.path.join(entry, "tail.plan"))
-            with open(os.path.join(entry, "entry.json"), "w", encoding="utf-8") as entry_file:
-                json.dump({"cache_key": key, "frame_sha256": sha256_file(paths.frame),
-                           "tail_sha256": sha256_file(paths.tail)}, entry_file, indent=2)
-
-    doc = sidecar_document(
-        metadata=metadata, tensorrt_version=version, compute_capability=gpu.compute_capability,
-        device_name=gpu.name, precision=precision, precision_source=source, workspace_mb=workspace_mb,
-        profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(paths.frame),
-        tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(paths.tail),
-        frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
-        tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha)
-    _write_atomic(paths.sidecar, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    read_sidecar(paths.frame)  # what the runtime will check, checked now
+    # The two engines and their sidecar are made in a staging folder under their own names and
+    # renamed into place together, the engines first and the sidecar (which vouches for them by
+    # sha256) last: until then an earlier build stays usable, and a failed build leaves it so.
+    with staged_files([paths.tail, paths.frame, paths.sidecar]) as (staged_tail, staged_frame, staged_sidecar):
+        if cached is not None:
+            report("[1/1] engines found in the cache {}".format(entry))
+            shutil.copyfile(cached[0], staged_frame)
+            shutil.copyfile(cached[1], staged_tail)
+        else:
+            _build_both(frame_onnx, tail_onnx, staged_frame, staged_tail, paths, profiles, precision,
+                        workspace_mb, version, gpu.compute_capability, cache_dir, no_cache, report)
+            if not no_cache:
+                _store_in_cache(entry, key, staged_frame, staged_tail)
+        doc = sidecar_document(
+            metadata=metadata, tensorrt_version=version, compute_capability=gpu.compute_capability,
+            device_name=gpu.name, precision=precision, precision_source=source, workspace_mb=workspace_mb,
+            profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(staged_frame),
+            tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(staged_tail),
+            frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
+            tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha)
+        with open(staged_sidecar, "w", encoding="utf-8") as f:
+            f.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        read_sidecar(staged_frame)  # what the runtime will check, checked before anything takes its place
+    read_sidecar(paths.frame)
     report("done in {:.0f} s: {}, {}, {}".format(time.monotonic() - start, paths.frame, paths.tail, paths.sidecar))
     return 0
+
+
+def _build_both(frame_onnx: str, tail_onnx: str, frame_out: str, tail_out: str, paths: PlanPaths,
+                profiles: Dict[str, Dict[str, List[int]]], precision: str, workspace_mb: int, version: str,
+                compute_capability: Tuple[int, int], cache_dir: str, no_cache: bool, report: Report) -> None:
+    """Builds the frame and tail engines into ``frame_out`` and ``tail_out``,
+    with the shared timing cache (read, and written back atomically unless
+    ``no_cache``)."""
+    timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
+        version, compute_capability[0], compute_capability[1]))
+    timing = b""
+    if not no_cache and os.path.isfile(timing_path):
+        with open(timing_path, "rb") as cache_file:
+            timing = cache_file.read()
+        report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
+    for step, (which, onnx_path, input_name, out, shown) in enumerate(
+            (("frame", frame_onnx, FRAME_INPUT, frame_out, paths.frame),
+             ("tail", tail_onnx, TAIL_INPUT, tail_out, paths.tail)), 1):
+        t0 = time.monotonic()
+        report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
+        engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, workspace_mb,
+                                      timing, report)
+        with open(out, "wb") as f:
+            f.write(engine)
+        report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
+            step, which, shown, len(engine) / 1e6, time.monotonic() - t0))
+    if not no_cache:
+        atomic_write_bytes(timing_path, timing)
+
+
+def _store_in_cache(entry: str, key: str, frame: str, tail: str) -> None:
+    """Copies the engines into the cache entry, each atomically, and entry.json
+    (their sha256, which :func:`_cached` checks) last."""
+    atomic_copy(frame, os.path.join(entry, "frame.plan"))
+    atomic_copy(tail, os.path.join(entry, "tail.plan"))
+    atomic_write_text(os.path.join(entry, "entry.json"), json.dumps(
+        {"cache_key": key, "frame_sha256": sha256_file(frame), "tail_sha256": sha256_file(tail)}, indent=2))

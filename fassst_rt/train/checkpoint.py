@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_path
 from .config import ModelConfig
 
 __all__ = ["FORMAT", "VERSION", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
@@ -81,11 +82,8 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_confi
         "metrics": _plain(metrics or {}),
     }
     check_safe(state)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:  # a resumable run never finds half a checkpoint
+        torch.save(state, temporary)
     return path
 
 

@@ -25,6 +25,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..atomic import atomic_write_text
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -355,6 +357,4 @@ def load_train_config(path: str | os.PathLike) -> TrainConfig:
 
 
 def save_train_config(config: TrainConfig, path: str | os.PathLike) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
-        f.write("\n")
+    atomic_write_text(path, json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")

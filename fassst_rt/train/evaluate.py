@@ -25,6 +25,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..atomic import atomic_write_text
+
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR")
 DEFAULT_MAX_DETS = (1, 100, 1000)
 
@@ -235,5 +237,4 @@ def write_json(results: Dict, path, extra: Optional[Dict] = None) -> None:
     """Writes results (NaN as null), with ``extra`` fields (e.g. the command, the model)."""
     doc = dict(extra or {})
     doc["results"] = results
-    with open(str(path), "w") as f:
-        json.dump(_jsonable(doc), f, indent=1)
+    atomic_write_text(path, json.dumps(_jsonable(doc), indent=1))

@@ -1,17 +1,23 @@
 """Exporting a checkpoint (``fassst-rt export``, fassst_rt/cli/export.py): the
 frame graph (NAME.onnx, dynamic batch, carrying the metadata) and the tail
 graph (NAME.tail.onnx, dynamic K), then a parity check of the exported model
-against the PyTorch model on real frames; the export fails if they disagree."""
+against the PyTorch model on real frames; the export fails if they disagree.
+
+Both graphs are written and checked in a staging folder beside the output and
+renamed into place only when the export has succeeded, the tail graph first
+and the frame graph (whose metadata vouches for the tail) last
+(fassst_rt/atomic.py): a failed export leaves no model files behind, and an
+earlier model at the same path stays as it was."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, staged_files
 from ..hashing import sha256_file
 from ..metadata import ModelMetadata, make_metadata
 from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, MAX_OPSET, METADATA_KEY, TAIL_INPUT, TAIL_OUTPUT, tail_onnx_path
@@ -41,12 +47,18 @@ def export_graphs(model: FASSST, frame_path: str, opset: int = MAX_OPSET) -> str
     """Writes NAME.onnx (input ``images`` (B, 3, in, in), B dynamic; outputs
     boxes, scores, p1, p2, p3) and NAME.tail.onnx (``rois`` (K, M, S1, S1) ->
     ``masks``, K dynamic), tracing the model in eval mode; the model is left in
-    the mode it came in. Returns the tail path."""
+    the mode it came in. Both files appear together or, on an error, neither
+    changes. Returns the tail path."""
     if opset > MAX_OPSET:
         raise ExportError(f"opset {opset} is above {MAX_OPSET}, the newest TensorRT 8.5 parses")
-    cfg = model.config
     tail_path = tail_onnx_path(frame_path)
-    os.makedirs(os.path.dirname(os.path.abspath(frame_path)), exist_ok=True)
+    with staged_files([tail_path, frame_path]) as (staged_tail, staged_frame):
+        _trace_graphs(model, staged_frame, staged_tail, opset)
+    return tail_path
+
+
+def _trace_graphs(model: FASSST, frame_path: str, tail_path: str, opset: int) -> None:
+    cfg = model.config
     was_training = model.training
     model.eval()
     outputs = list(FRAME_OUTPUTS)
@@ -66,7 +78,6 @@ def export_graphs(model: FASSST, frame_path: str, opset: int = MAX_OPSET) -> str
         # torch.onnx.export puts the (new, hence training-mode) wrapper module
         # back in its own mode afterwards, and with it the model inside it.
         model.train(was_training)
-    return tail_path
 
 
 def attach_metadata(frame_path: str, metadata: ModelMetadata) -> None:
@@ -78,7 +89,8 @@ def attach_metadata(frame_path: str, metadata: ModelMetadata) -> None:
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, metadata.to_json()
     onnx.checker.check_model(proto)
-    onnx.save(proto, frame_path)
+    with atomic_path(frame_path) as temporary:
+        onnx.save(proto, temporary)
 
 
 def check_parity(model: FASSST, frame_path: str, frames: Sequence[np.ndarray],
@@ -104,18 +116,21 @@ def export_checkpoint(checkpoint: str, output: str, opset: int = MAX_OPSET,
                       nms_threshold: float = 0.5, max_instances: int | None = None,
                       provenance: dict | None = None) -> ModelMetadata:
     """Exports a checkpoint; checks parity on ``check_frames`` (at the given
-    threshold and at threshold 0, where every grid cell becomes an instance)."""
+    threshold and at threshold 0, where every grid cell becomes an instance).
+    ``output`` and its tail graph appear only when everything succeeded."""
     if not output.endswith(".onnx"):
         raise ExportError(f"-o must name NAME.onnx, got {output}")
     model, _ = model_from_checkpoint(checkpoint)
-    tail_path = export_graphs(model, output, opset)
-    metadata = metadata_for(model, uint16=uint16, tile=tile, score_threshold=score_threshold,
-                            nms_threshold=nms_threshold, max_instances=max_instances,
-                            tail_sha256=sha256_file(tail_path), **({"training": provenance} if provenance else {}))
-    attach_metadata(output, metadata)
-    problems = []
-    for threshold in (None, 0.0):
-        problems += check_parity(model, output, check_frames, score_threshold=threshold)
-    if problems:
-        raise ExportError("the exported model disagrees with PyTorch:\n  " + "\n  ".join(problems[:10]))
+    with staged_files([tail_onnx_path(output), output]) as (_, staged):
+        tail_path = export_graphs(model, staged, opset)
+        metadata = metadata_for(model, uint16=uint16, tile=tile, score_threshold=score_threshold,
+                                nms_threshold=nms_threshold, max_instances=max_instances,
+                                tail_sha256=sha256_file(tail_path),
+                                **({"training": provenance} if provenance else {}))
+        attach_metadata(staged, metadata)
+        problems = []
+        for threshold in (None, 0.0):
+            problems += check_parity(model, staged, check_frames, score_threshold=threshold)
+        if problems:
+            raise ExportError("the exported model disagrees with PyTorch:\n  " + "\n  ".join(problems[:10]))
     return metadata

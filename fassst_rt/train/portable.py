@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..atomic import staged_files
 from ..hashing import sha256_file
 from ..metadata import ModelMetadata
 from ..model_files import (FRAME_INPUT, FRAME_OUTPUTS, MAX_OPSET, METADATA_KEY, PORTABLE_OUTPUTS, TAIL_INPUT,
@@ -207,7 +208,8 @@ def export_portable(frame_path: str, output_path: Optional[str] = None,
     ``frame_path`` (NAME.onnx, NAME.tail.onnx beside it). Thresholds default
     to the model's metadata. With ``check_frames``, the portable graph is run
     on them and compared with the two-graph runtime under the parity rule
-    (PortableError if they disagree). Returns the path written."""
+    (PortableError if they disagree; the file is then not written). Returns
+    the path written."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -307,14 +309,15 @@ def export_portable(frame_path: str, output_path: Optional[str] = None,
     model.doc_string = ("FASSST whole pipeline, batch 1: images (1, 3, {S}, {S}) -> boxes (K, 4) network-input "
                         "px, scores (K,), labels (K,), box_masks (K, {m}, {m}) probabilities".format(S=S, m=2 * S1))
     onnx.checker.check_model(model, full_check=True)
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-    onnx.save(model, output_path)
-
-    if check_frames:
-        problems = check_portable_parity(frame_path, output_path, check_frames)
-        if problems:
-            raise PortableError("the portable graph disagrees with the two-graph runtime:\n  "
-                                + "\n  ".join(problems[:10]))
+    # Written and checked under its own name in a staging folder: it takes its place only when the
+    # parity check passed (fassst_rt/atomic.py).
+    with staged_files([output_path]) as (staged,):
+        onnx.save(model, staged)
+        if check_frames:
+            problems = check_portable_parity(frame_path, staged, check_frames)
+            if problems:
+                raise PortableError("the portable graph disagrees with the two-graph runtime:\n  "
+                                    + "\n  ".join(problems[:10]))
     return output_path
 
 

@@ -328,4 +328,16 @@ TEST_CASE(warmup_runs_the_tail) {
   CHECK_EQ(std::string(version()), std::string(FASSST_TEST_VERSION));  // pyproject.toml's
 }
 
+TEST_CASE(thread_counts_are_bounded_before_any_thread_starts) {
+  SegmenterOptions many;
+  many.num_threads = 100000;
+  CHECK_THROWS(InvalidArgument, Segmenter(FASSST_TEST_TINY_MODEL, many),
+               "num_threads must be in [0, 1024] (0: one per hardware thread), got 100000");
+  BackendOptions backend_many;
+  backend_many.num_threads = 100000;
+  CHECK_THROWS(InvalidArgument, open_onnxruntime_backend(FASSST_TEST_TINY_MODEL, backend_many), "got 100000");
+  // a backend opened by the application: the Segmenter's own option is checked too
+  CHECK_THROWS(InvalidArgument, Segmenter(open_onnxruntime_backend(FASSST_TEST_TINY_MODEL), many), "got 100000");
+}
+
 CHECK_MAIN()

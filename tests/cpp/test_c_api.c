@@ -1,5 +1,6 @@
 /* The C API from a C program: create / run / read / release / destroy with
  * the shipped model, and status codes with a last-error message. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,22 @@ int main(void) {
   EXPECT(strstr(fassst_last_error(), "/nonexistent/m.onnx") != NULL);
   EXPECT(strcmp(fassst_status_string(FASSST_ERROR_MODEL), "model error") == 0);
   EXPECT(fassst_segmenter_run(NULL, NULL, &res) == FASSST_ERROR_INVALID_ARGUMENT);
+
+  /* bad options are refused, naming the option: a NaN threshold is not "the model's" */
+  fassst_options_init(&opt);
+  opt.score_threshold = NAN;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_ERROR_INVALID_ARGUMENT);
+  EXPECT(seg == NULL);
+  EXPECT(strstr(fassst_last_error(), "score_threshold") != NULL && strstr(fassst_last_error(), "nan") != NULL);
+  fassst_options_init(&opt);
+  opt.nms_threshold = NAN;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_ERROR_INVALID_ARGUMENT);
+  EXPECT(strstr(fassst_last_error(), "nms_threshold") != NULL);
+  fassst_options_init(&opt);
+  opt.num_threads = 1000000;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_ERROR_INVALID_ARGUMENT);
+  EXPECT(strstr(fassst_last_error(), "num_threads must be in [0, 1024]") != NULL);
+  EXPECT(strstr(fassst_last_error(), "1000000") != NULL);
 
   fassst_options_init(&opt);
   opt.num_threads = 2;
@@ -85,6 +102,8 @@ int main(void) {
     }
     EXPECT(fassst_result_paste_mask(res, 0, 0.5f, mask, 10) == FASSST_ERROR_INVALID_ARGUMENT);
     EXPECT(fassst_result_paste_mask(res, k, 0.5f, mask, (size_t)w * h) == FASSST_ERROR_INVALID_ARGUMENT);
+    EXPECT(fassst_result_paste_mask(res, 0, NAN, mask, (size_t)w * h) == FASSST_ERROR_INVALID_ARGUMENT);
+    EXPECT(strstr(fassst_last_error(), "threshold") != NULL);
     free(mask);
   }
   fassst_result_release(res);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <chrono>
@@ -312,6 +313,14 @@ TEST_CASE(roi_fuse_of_constant_maps_is_the_sum) {
   const float bad[5] = {1, 0, 0, 1, 1};
   CHECK_THROWS(InvalidArgument, roi_fuse_cpu(maps, shapes, bad, 1, 8, strides, out.data(), 1),
                "batch_index) must be an integer in [0, 1)");
+  // a thread count beyond kMaxNumThreads is refused before any thread starts; the bound itself runs
+  CHECK_THROWS(InvalidArgument, roi_fuse_cpu(maps, shapes, rois, 1, 8, strides, out.data(), kMaxNumThreads + 1),
+               "roi_fuse: num_threads must be in [0, 1024] (0: one per hardware thread), got 1025");
+  CHECK_THROWS(InvalidArgument, roi_fuse_cpu(maps, shapes, rois, 1, 8, strides, out.data(), -1),
+               "got -1");
+  std::fill(out.begin(), out.end(), 0.0f);
+  roi_fuse_cpu(maps, shapes, rois, 1, 8, strides, out.data(), kMaxNumThreads);
+  for (float v : out) CHECK_NEAR(v, 2.5, 1e-6);
 }
 
 // How often parallel_for(n, threads) visits each index of [0, n).

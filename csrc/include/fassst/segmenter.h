@@ -58,7 +58,7 @@ enum class Tiling {
 struct SegmenterOptions {
   std::string backend = "auto";  // "auto" (from the suffix) or a registered backend name
   std::string device = "auto";   // "auto", "cpu" or "cuda"
-  int num_threads = 0;           // CPU threads of the backend and the kernels (0: all cores)
+  int num_threads = 0;           // CPU threads of the backend and the kernels, 0..1024 (0: all cores)
   std::optional<float> score_threshold;  // unset: the model's metadata
   std::optional<float> nms_threshold;
   std::optional<int> max_instances;
