@@ -166,6 +166,7 @@ def map_uint16_to_uint8(
     a: typing.SupportsFloat | typing.SupportsIndex = ...,
     b: typing.SupportsFloat | typing.SupportsIndex = ...,
 ) -> numpy.typing.NDArray[numpy.uint8]: ...
+max_num_threads: int
 def parse_metadata(text: str, source: str = ...) -> dict: ...
 def paste_masks(
     box_masks: numpy.typing.NDArray[numpy.float32],

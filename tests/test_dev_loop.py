@@ -96,7 +96,7 @@ def test_the_stub_is_the_one_the_package_ships_and_parses():
     assert make_c_stub.STUB == ROOT / "fassst_rt" / "_C.pyi"
     common, cuda_only, _ = make_c_stub.stub_sections(make_c_stub.STUB.read_text())
     # the stub types a function's parameters: a generator that lost them would write bare names
-    assert "letterbox" in common and "DeviceBuffer" in cuda_only
+    assert "letterbox" in common and "KernelOutputBuffer" in cuda_only
     assert re.search(r"def letterbox\(\s*image: numpy", make_c_stub.STUB.read_text())
 
 

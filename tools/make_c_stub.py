@@ -6,7 +6,7 @@ the top of each docstring.
     .venv/bin/python tools/make_c_stub.py --cuda       # ... plus a CUDA build (its extra names)
     .venv/bin/python tools/make_c_stub.py --check      # exit 1 if the stub is out of date
 
-A CPU build lacks the CUDA-only names (DeviceBuffer, roi_crop_cuda, ...). They
+A CPU build lacks the CUDA-only names (KernelOutputBuffer, roi_crop_cuda, ...). They
 sit in the stub's last section, after CUDA_MARKER. Without --cuda that section
 is kept as it is; --cuda builds the CUDA module (tools/build_cuda_wheel.sh,
 several minutes, no GPU needed) and regenerates it too. --module PATH uses an
