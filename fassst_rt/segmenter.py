@@ -250,6 +250,7 @@ class StreamResult(NamedTuple):
     instances: Instances
     latency_ms: float      # from its arrival to this result
     dropped: int           # frames dropped since the previous result (latency mode)
+    image: Optional[np.ndarray] = None  # the frame itself, as the source read it (for overlays)
 
 
 class Stream:

@@ -101,3 +101,26 @@ def test_every_verb_has_help():
         r = cli(verb, "--help")
         assert r.returncode == 0, (verb, r.stderr)
         assert r.stdout.startswith("usage: fassst-rt " + verb), r.stdout
+
+
+def test_segment_a_video_as_a_tracked_stream_with_json_lines(tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
+    base = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    for i in range(6):
+        writer.write(np.roll(base, 2 * i, axis=1))
+    writer.release()
+    lines_path = tmp_path / "clip.jsonl"
+    r = cli("segment", str(video), "--model", TINY, "--track", "--jsonl", str(lines_path),
+            "--score-threshold", "0", "-o", str(tmp_path / "annotated.avi"))
+    assert r.returncode == 0, r.stderr
+    assert "6 frames" in r.stdout and "median latency" in r.stdout
+    records = [json.loads(line) for line in lines_path.read_text().splitlines()]
+    assert [rec["frame"] for rec in records] == list(range(6))
+    assert [round(rec["timestamp"], 2) for rec in records] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert all(rec["source"] == str(video) for rec in records)
+    first = records[0]["instances"]
+    assert first and {"id", "label", "name", "score", "box", "mask"} <= set(first[0])
+    assert all(item["id"] is None or item["id"] >= 1 for rec in records for item in rec["instances"])
+    r = cli("segment", str(tmp_path / "clip.avi"), "--model", TINY, "--mode", "fast")
+    assert r.returncode == 2 and "invalid choice: 'fast'" in r.stderr

@@ -244,7 +244,8 @@ struct Stream::Impl {
           r.dropped = dropped_total - dropped_reported;
           dropped_reported = dropped_total;
         }
-        job.reset();  // the frame's pixels and outputs go before the result waits
+        r.frame = std::move(job->source);
+        job.reset();  // the frame's outputs go before the result waits
         if (!results.push(std::move(r))) return;
       }
     });

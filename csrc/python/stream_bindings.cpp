@@ -112,6 +112,10 @@ py::object next_result(Stream& stream, bool tracked) {
   d["latency_ms"] = r.latency_ms;
   d["dropped"] = r.dropped;
   d["instances"] = instances_dict(std::move(r.instances), tracked);
+  // The frame as the Python source gave it: its owner holds [the array read].
+  const auto owner = std::static_pointer_cast<const py::object>(r.frame.owner);
+  d["image"] = owner ? py::object(py::list(*owner)[0]) : py::object(py::none());
+  r.frame.owner.reset();
   return d;
 }
 

@@ -43,6 +43,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the backend")
     parser.add_argument("--rgb", action="store_true", help="frames are RGB (default: BGR, as OpenCV reads)")
+    parser.add_argument("--mode", choices=("throughput", "latency"), default="throughput",
+                        help="videos and cameras: every frame in order (throughput), or a live source's "
+                             "newest frame first, stale ones dropped (latency)")
+    parser.add_argument("--track", action="store_true",
+                        help="videos and cameras: identities across frames (the instances' ids)")
+    parser.add_argument("--jsonl", default=None, metavar="PATH",
+                        help="videos and cameras: one JSON line per frame (source, frame, timestamp, instances "
+                             "with id, label, name, score, box, mask as COCO RLE), written as frames come")
 
 
 def _tile(value: Optional[str]):
@@ -131,7 +139,9 @@ def _images(folder: str) -> List[str]:
 
 
 def _is_video(source: str) -> bool:
-    return source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES)
+    """A stream: a video file, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
+    return (source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
+            or "://" in source or source.startswith(("gst:", "/dev/video")))
 
 
 def run(args) -> int:
@@ -148,6 +158,8 @@ def run(args) -> int:
         if videos:
             source = sources[0]
             return _run_video(segmenter, int(source) if source.isdigit() else source, args)
+        if args.track or args.jsonl or args.mode != "throughput":
+            raise ValueError("--track, --jsonl and --mode are for video, camera and URL sources")
         if len(sources) == 1 and not os.path.isdir(sources[0]):
             return _run_image(segmenter, sources[0], args.output, args.json)
         return _run_images(segmenter, _image_list(sources), args)
@@ -246,52 +258,56 @@ def _run_images(segmenter: Segmenter, paths: List[str], args) -> int:
 
 
 def _run_video(segmenter: Segmenter, source, args) -> int:
-    capture = opencv_io.open_video(source)
-    fps_in, count = opencv_io.video_properties(capture)
+    """A video, camera, URL or GStreamer source through ``Segmenter.stream``
+    (its steps overlapped on threads). An error ends the stream: the frames
+    before it are written and counted, the error is reported."""
+    from ..sources import open_source
+    from ..stream_output import result_to_json_line
+    opened = open_source(source)
+    fps_in, count = ((opencv_io.video_properties(opened.capture)) if hasattr(opened, "capture") else (0.0, 0))
     writer = None  # type: Optional[opencv_io.VideoFileWriter]
+    lines = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None  # grows as frames come
     records = []  # type: List[object]
     progress = _Progress(count, "frame")
     tally = _Tally("frame")
-    times = []  # type: List[float]
+    latencies, dropped = [], 0
+    t_start = time.perf_counter()
     try:
         try:
-            for index, frame in enumerate(opencv_io.frames(capture, source)):
+            for r in segmenter.stream(opened, mode=args.mode, track=args.track):
                 if args.output and writer is None:
-                    writer = opencv_io.video_writer(args.output, fps_in, frame.shape[1], frame.shape[0])
-                t0 = time.perf_counter()
-                try:
-                    instances = segmenter.run(frame)
-                except Exception as exc:  # this frame is reported; the video goes on
-                    tally.failure("{} frame {}".format(source, index), exc, progress)
-                    progress.update("failed")
-                    if writer is not None:
-                        writer.write(frame)  # unannotated: the video keeps the source's timing
-                    if args.json:
-                        records.append(None)
-                    continue
-                times.append(time.perf_counter() - t0)
+                    writer = opencv_io.video_writer(args.output, fps_in or 30.0, r.image.shape[1], r.image.shape[0])
                 tally.ok += 1
-                recent = times[-30:]
-                progress.update("{} inst, {:.1f} FPS".format(len(instances), len(recent) / sum(recent)))
+                dropped += r.dropped
+                latencies.append(r.latency_ms)
+                fps = tally.ok / max(time.perf_counter() - t_start, 1e-9)
+                progress.update("{} inst, {:.1f} FPS".format(len(r.instances), fps))
                 if writer is not None:
-                    writer.write(instances.plot(frame))
+                    writer.write(r.instances.plot(_displayable(r.image)))
+                if lines is not None:
+                    lines.write(result_to_json_line(r) + "\n")
+                    lines.flush()
                 if args.json:
-                    records.append(json.loads(instances.to_json()))
-        except opencv_io.ImageIOError as exc:  # the decoder failed: the frames before it are kept
-            tally.failure("{} after frame {}".format(source, tally.ok + len(tally.failed)), exc, progress)
+                    records.append(json.loads(r.instances.to_json()))
+        except (opencv_io.ImageIOError, ValueError, RuntimeError, OSError) as exc:
+            # the stream's error: the frames before it are kept
+            tally.failure("{} after frame {}".format(source, tally.ok), exc, progress)
     except BaseException:
         if writer is not None:
             writer.discard()
         raise
     finally:
         progress.close()
-        capture.release()
+        if lines is not None:
+            lines.close()
     if writer is not None:
         writer.close()
     if args.json and args.output:
         atomic_write_text(os.path.splitext(args.output)[0] + ".json", json.dumps(records))
     text = tally.summary()
-    if times:
-        text += "; median {:.1f} ms per frame".format(1e3 * sorted(times)[len(times) // 2])
+    if latencies:
+        text += "; median latency {:.1f} ms".format(sorted(latencies)[len(latencies) // 2])
+    if dropped:
+        text += "; {} frames dropped (latency mode)".format(dropped)
     print(text)
     return tally.status()

@@ -64,6 +64,7 @@ struct StreamResult {
   Instances instances;
   double latency_ms = 0.0;  // from the frame's arrival to its result
   int64_t dropped = 0;      // frames dropped since the previous result (latency mode, live sources)
+  SourceFrame frame;        // the frame as the source gave it (for overlays), kept alive by its owner
 };
 
 class FASSST_API Stream {
