@@ -77,8 +77,12 @@ class Stream:
         queue_size: typing.SupportsInt | typing.SupportsIndex,
         tracker: object = ...,
     ) -> None: ...
-    def next(self, tracked: bool = ...) -> object:
-        """The next result as a dict, None at the end; raises the error that ended it."""
+    def next(
+        self,
+        tracked: bool = ...,
+        timeout_ms: typing.SupportsInt | typing.SupportsIndex = ...,
+    ) -> object:
+        """The next result as a dict, None at the end, False when timeout_ms passed first; raises the error that ended the stream."""
     def stop(self) -> None: ...
 
 class Tracker:

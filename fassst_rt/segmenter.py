@@ -269,7 +269,12 @@ class Stream:
         if self._core is None:
             raise StopIteration
         try:
-            parts = self._core.next(self._tracked)
+            # short waits: between them Python sees its signals (Ctrl-C on a stalled camera)
+            parts = False
+            while parts is False:
+                parts = self._core.next(self._tracked, 100)
+        except KeyboardInterrupt:
+            raise  # at once: close() (or leaving ``with``) then waits for a stalled source's read
         except BaseException:
             self.close()
             raise

@@ -207,3 +207,34 @@ def test_a_tracking_stream_gives_the_ids_a_tracker_gives_on_runs_results(rng):
     with Segmenter(TINY, device="cpu") as seg:
         with pytest.raises(TypeError, match="track must be True, False or a fassst_rt.tracking.Tracker"):
             seg.stream(frames, track="yes")
+
+
+class StallingSource:
+    """One frame, then reads that take a while (a camera that stalls)."""
+
+    live = True
+    name = "stalling camera"
+
+    def __init__(self, frame):
+        self.frame, self.count = frame, 0
+
+    def read(self):
+        self.count += 1
+        if self.count > 1:
+            time.sleep(1.0)
+        return self.frame, None
+
+
+def test_ctrl_c_reaches_a_caller_waiting_on_a_stalled_stream(rng):
+    import signal
+    with Segmenter(TINY, device="cpu") as seg:
+        stream = seg.stream(StallingSource(frames_of(rng, 1)[0]), mode="latency")
+        next(stream)
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            next(stream)
+        assert time.monotonic() - t0 < 0.9, "the interrupt waited for the stalled source"
+        stream.close()  # joins once the stalled read returns
+        seg.run(frames_of(rng, 1)[0])

@@ -43,6 +43,17 @@ class Channel {
   bool pop(T* item) {
     std::unique_lock<std::mutex> lock(m_);
     not_empty_.wait(lock, [&] { return closed_ || !q_.empty(); });
+    return take(item);
+  }
+
+  // pop() waiting at most `timeout`; *timed_out says whether it gave up.
+  bool pop_for(T* item, std::chrono::milliseconds timeout, bool* timed_out) {
+    std::unique_lock<std::mutex> lock(m_);
+    *timed_out = !not_empty_.wait_for(lock, timeout, [&] { return closed_ || !q_.empty(); });
+    return !*timed_out && take(item);
+  }
+
+  bool take(T* item) {  // with m_ held
     if (q_.empty()) return false;
     *item = std::move(q_.front());
     q_.pop_front();
@@ -300,8 +311,18 @@ Stream::Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const 
 Stream::~Stream() { stop(); }
 
 bool Stream::next(StreamResult* result) {
-  if (result == nullptr) throw InvalidArgument("Stream::next: result must not be null");
-  if (impl_->results.pop(result)) return true;
+  bool timed_out = false;
+  return next_for(result, std::chrono::milliseconds::max(), &timed_out);
+}
+
+bool Stream::next_for(StreamResult* result, std::chrono::milliseconds timeout, bool* timed_out) {
+  if (result == nullptr || timed_out == nullptr)
+    throw InvalidArgument("Stream::next_for: result and timed_out must not be null");
+  const bool got = timeout == std::chrono::milliseconds::max() ? impl_->results.pop(result)
+                                                                : impl_->results.pop_for(result, timeout, timed_out);
+  if (timeout == std::chrono::milliseconds::max()) *timed_out = false;
+  if (got) return true;
+  if (*timed_out) return false;
   impl_->join();  // the steps have ended: their threads are finishing
   std::lock_guard<std::mutex> lock(impl_->error_mutex);
   if (impl_->error && !impl_->error_reported) {

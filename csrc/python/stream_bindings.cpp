@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,13 +98,16 @@ StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& c
   return StreamHolder(new Stream(seg, std::move(src), o));
 }
 
-py::object next_result(Stream& stream, bool tracked) {
+// The next result as a dict; None at the end; False when `timeout_ms`
+// passed first (the caller's Python loop then sees its signals, Ctrl-C).
+py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
   StreamResult r;
-  bool got;
+  bool got = false, timed_out = false;
   {
     py::gil_scoped_release release;
-    got = stream.next(&r);
+    got = stream.next_for(&r, std::chrono::milliseconds(timeout_ms), &timed_out);
   }
+  if (timed_out) return py::bool_(false);
   if (!got) return py::none();
   py::dict d;
   d["source"] = r.source;
@@ -125,8 +129,9 @@ void register_stream(py::module_& m) {
   py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
       .def(py::init(&make_stream), py::arg("segmenter"), py::arg("source"), py::arg("channel_order"),
            py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::keep_alive<1, 2>())
-      .def("next", &next_result, py::arg("tracked") = false,
-           "The next result as a dict, None at the end; raises the error that ended it.")
+      .def("next", &next_result, py::arg("tracked") = false, py::arg("timeout_ms") = 100,
+           "The next result as a dict, None at the end, False when timeout_ms passed first; raises the "
+           "error that ended the stream.")
       .def("stop", &Stream::stop, py::call_guard<py::gil_scoped_release>());
 }
 

@@ -15,6 +15,7 @@
 // every thread. While a Stream runs, its Segmenter runs nothing else.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -79,6 +80,10 @@ class FASSST_API Stream {
   // The next result, blocking; false at the end of the stream (and after
   // stop()). Rethrows the error that ended the stream, once.
   bool next(StreamResult* result);
+  // next() waiting at most `timeout`: false with *timed_out set when no
+  // result came in time (the stream goes on), so that a caller can look at
+  // its own signals (Ctrl-C) between waits.
+  bool next_for(StreamResult* result, std::chrono::milliseconds timeout, bool* timed_out);
   // Ends the stream now: frames in flight are dropped, every thread joined.
   void stop();
 
