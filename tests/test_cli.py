@@ -124,3 +124,29 @@ def test_segment_a_video_as_a_tracked_stream_with_json_lines(tmp_path):
     assert all(item["id"] is None or item["id"] >= 1 for rec in records for item in rec["instances"])
     r = cli("segment", str(tmp_path / "clip.avi"), "--model", TINY, "--mode", "fast")
     assert r.returncode == 2 and "invalid choice: 'fast'" in r.stderr
+
+
+def test_track_a_video_of_hela_frames(tmp_path):
+    from reference import stored_results as stored
+    frames_dir = stored.data_dir()
+    if not (frames_dir / "hela_t00.png").is_file():
+        pytest.skip("real data not fetched (fassst-rt data fetch)")
+    video = tmp_path / "hela.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (550, 350))
+    for t in range(5):
+        grey = cv2.imread(str(frames_dir / "hela_t{:02d}.png".format(t)), cv2.IMREAD_GRAYSCALE)
+        writer.write(cv2.cvtColor(cv2.resize(grey[:350, :550], (550, 350)), cv2.COLOR_GRAY2BGR))
+    writer.release()
+    out, lines, mot = tmp_path / "tracked.avi", tmp_path / "hela.jsonl", tmp_path / "hela.mot.txt"
+    r = cli("track", str(video), "-o", str(out), "--jsonl", str(lines), "--mot", str(mot))
+    assert r.returncode == 0, r.stderr
+    assert "5 frames" in r.stdout
+    rows = [line.split(",") for line in mot.read_text().splitlines()]
+    assert rows and all(len(row) == 10 and row[7:] == ["-1", "-1", "-1"] for row in rows)
+    ids_per_frame = [{int(row[1]) for row in rows if int(row[0]) == f} for f in range(1, 6)]
+    assert len(ids_per_frame[0] & ids_per_frame[-1]) >= 0.5 * len(ids_per_frame[0]) > 0, \
+        "most nuclei of the first frame should keep their id to the last"
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert len(records) == 5 and cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT) == 5
+    r = cli("track", str(frames_dir), "--model", TINY)
+    assert r.returncode == 1 and "track needs one video file, camera, URL or gst: pipeline" in r.stderr

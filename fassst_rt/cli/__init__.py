@@ -17,6 +17,7 @@ from typing import List, Optional
 # verb -> (module, one-line help)
 VERBS = {
     "segment": ("fassst_rt.cli.segment", "segment an image, a folder, a video or a camera"),
+    "track": ("fassst_rt.cli.track", "segment and track a video, a camera or a stream (ids across frames)"),
     "info": ("fassst_rt.cli.info", "show a model's metadata, graphs' inputs and outputs, classes and file sizes"),
     "export": ("fassst_rt.cli.export", "export a checkpoint to NAME.onnx + NAME.tail.onnx"),
     "build": ("fassst_rt.cli.build", "build TensorRT engines from an exported ONNX model"),

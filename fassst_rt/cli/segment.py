@@ -138,7 +138,7 @@ def _images(folder: str) -> List[str]:
     return [os.path.join(folder, n) for n in names]
 
 
-def _is_video(source: str) -> bool:
+def is_stream_source(source: str) -> bool:
     """A stream: a video file, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
     return (source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
             or "://" in source or source.startswith(("gst:", "/dev/video")))
@@ -146,7 +146,7 @@ def _is_video(source: str) -> bool:
 
 def run(args) -> int:
     sources = list(args.sources)
-    videos = [s for s in sources if _is_video(s)]
+    videos = [s for s in sources if is_stream_source(s)]
     if videos and len(sources) > 1:
         raise ValueError("a video file or camera index must be the only SOURCE, got {}".format(" ".join(sources)))
     model = args.model or default_model_path()
@@ -257,6 +257,23 @@ def _run_images(segmenter: Segmenter, paths: List[str], args) -> int:
     return tally.status()
 
 
+def mot_lines(result) -> str:
+    """A frame's tracked instances in the MOT Challenge text format:
+    ``frame,id,left,top,width,height,score,-1,-1,-1`` (frames from 1; only
+    instances with a confirmed track)."""
+    inst = result.instances
+    if inst.track_ids is None:
+        return ""
+    rows = []
+    for i, track_id in enumerate(inst.track_ids):
+        if track_id < 1:
+            continue
+        x1, y1, x2, y2 = (float(v) for v in inst.boxes[i])
+        rows.append("{},{},{:.2f},{:.2f},{:.2f},{:.2f},{:.4f},-1,-1,-1\n".format(
+            result.frame + 1, int(track_id), x1, y1, x2 - x1, y2 - y1, float(inst.scores[i])))
+    return "".join(rows)
+
+
 def _run_video(segmenter: Segmenter, source, args) -> int:
     """A video, camera, URL or GStreamer source through ``Segmenter.stream``
     (its steps overlapped on threads). An error ends the stream: the frames
@@ -267,6 +284,7 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
     fps_in, count = ((opencv_io.video_properties(opened.capture)) if hasattr(opened, "capture") else (0.0, 0))
     writer = None  # type: Optional[opencv_io.VideoFileWriter]
     lines = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None  # grows as frames come
+    mot = open(args.mot, "w", encoding="utf-8") if getattr(args, "mot", None) else None
     records = []  # type: List[object]
     progress = _Progress(count, "frame")
     tally = _Tally("frame")
@@ -287,6 +305,9 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
                 if lines is not None:
                     lines.write(result_to_json_line(r) + "\n")
                     lines.flush()
+                if mot is not None:
+                    mot.write(mot_lines(r))
+                    mot.flush()
                 if args.json:
                     records.append(json.loads(r.instances.to_json()))
         except (opencv_io.ImageIOError, ValueError, RuntimeError, OSError) as exc:
@@ -298,8 +319,9 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
         raise
     finally:
         progress.close()
-        if lines is not None:
-            lines.close()
+        for out in (lines, mot):
+            if out is not None:
+                out.close()
     if writer is not None:
         writer.close()
     if args.json and args.output:
