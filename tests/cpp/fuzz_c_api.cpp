@@ -5,7 +5,6 @@
 // directories...). Each step names the status it expects; every failed call
 // must leave a message in fassst_last_error() (naming the argument where the
 // step says which), every successful one an empty message.
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,20 +121,6 @@ class TempDir {
   const std::string& path() const { return path_; }
 
  private:
-  static void remove_tree(const std::string& path) {
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-      if (DIR* d = opendir(path.c_str())) {
-        while (dirent* e = readdir(d))
-          if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) remove_tree(path + "/" + e->d_name);
-        closedir(d);
-      }
-      rmdir(path.c_str());
-    } else {
-      unlink(path.c_str());
-    }
-  }
   std::string path_;
 };
 

@@ -1,6 +1,7 @@
 #include "fuzz_driver.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -119,6 +120,11 @@ uint64_t seed_of(const std::string& id) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
   return h;
+}
+
+void remove_tree(const std::string& path) {
+  nftw(path.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
+       FTW_DEPTH | FTW_PHYS);
 }
 
 bool judge(Expect expect, const std::function<void()>& call) {
@@ -272,11 +278,22 @@ std::vector<Item> read_corpus(const Args& args, const std::vector<Surface>& surf
 }
 
 // Runs one item in a child process (this program with --item); returns its
-// exit status (128 + signal when killed, -1 on timeout) and its output.
+// exit status (128 + signal when killed, -1 on timeout) and its output. The
+// child gets a TMPDIR of its own, removed afterwards: a child killed in a
+// hang leaves nothing behind.
 int run_in_child(const Args& args, const std::string& id, std::string* output) {
-  char log_path[] = "/tmp/fassst_fuzz_child_XXXXXX";
-  const int log = mkstemp(log_path);
-  if (log < 0) throw std::runtime_error("mkstemp failed");
+  const char* base = std::getenv("TMPDIR");
+  std::string dir = std::string(base && *base ? base : "/tmp") + "/fassst_fuzz_child_XXXXXX";
+  if (!mkdtemp(&dir[0])) throw std::runtime_error("mkdtemp failed");
+  const std::string log_path = dir + "/output";
+  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (log < 0) throw std::runtime_error("cannot create " + log_path);
+  std::vector<std::string> env_strings = {"TMPDIR=" + dir};
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "TMPDIR=", 7) != 0) env_strings.push_back(*e);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(&e[0]);
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, log, 1);
@@ -287,9 +304,13 @@ int run_in_child(const Args& args, const std::string& id, std::string* output) {
   for (std::string& w : words) argv.push_back(&w[0]);
   argv.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, args.self.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, args.self.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("posix_spawn failed: " + std::string(std::strerror(rc)));
+  if (rc != 0) {
+    close(log);
+    remove_tree(dir);
+    throw std::runtime_error("posix_spawn failed: " + std::string(std::strerror(rc)));
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kChildTimeoutS);
   int status = 0, result = 0;
   for (;;) {
@@ -311,7 +332,7 @@ int run_in_child(const Args& args, const std::string& id, std::string* output) {
   all << in.rdbuf();
   *output = all.str();
   close(log);
-  unlink(log_path);
+  remove_tree(dir);
   return result;
 }
 

@@ -56,6 +56,9 @@ uint64_t seed_of(const std::string& id);
 // (and fails the item). Returns whether the call returned normally.
 bool judge(Expect expect, const std::function<void()>& call);
 
+// Removes a file or a directory tree (symbolic links are not followed).
+void remove_tree(const std::string& path);
+
 struct Surface {
   std::string name;  // the corpus file is DIR/<name>.jsonl
   std::function<void(const Value& item)> run;
