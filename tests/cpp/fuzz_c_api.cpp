@@ -259,7 +259,6 @@ struct State {
   fassst_segmenter* seg = nullptr;
   bool created = false;
   std::vector<fassst_result*> results;
-  fassst_image last_image{};
   ~State() {
     for (fassst_result* r : results) fassst_result_release(r);
     fassst_segmenter_destroy(seg);
@@ -317,11 +316,8 @@ void run_step(const Value& step, State* st) {
   if (res) st->results.push_back(res);  // owned by the state before any check can throw
   check_status(step, s, "fassst_segmenter_run");
   if ((s == FASSST_OK) != (res != nullptr) && !out_null) throw Violation("run: *out must be set exactly on success");
-  if (res) {
-    st->last_image = image;
-    if (fassst_result_image_width(res) != image.width || fassst_result_image_height(res) != image.height)
-      throw Violation("the result's image size differs from the frame's");
-  }
+  if (res && (fassst_result_image_width(res) != image.width || fassst_result_image_height(res) != image.height))
+    throw Violation("the result's image size differs from the frame's");
 }
 
 void inspect_step(const State& st) {
