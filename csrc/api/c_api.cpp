@@ -64,17 +64,23 @@ std::optional<float> option_threshold(const char* name, float value) {
   return value;
 }
 
-fassst::PixelFormat pixel_format(fassst_pixel_format f) {
-  switch (f) {
+// The caller's format field read as the integer it holds: a C caller may
+// store any int there, and loading an out-of-range value as the enum type
+// would be undefined behaviour.
+fassst::PixelFormat pixel_format(const fassst_pixel_format* field) {
+  static_assert(sizeof(fassst_pixel_format) == sizeof(int), "C enums are int-sized here");
+  int raw = 0;
+  std::memcpy(&raw, field, sizeof raw);
+  switch (raw) {
     case FASSST_PIXEL_BGR: return fassst::PixelFormat::kBGR;
     case FASSST_PIXEL_RGB: return fassst::PixelFormat::kRGB;
     case FASSST_PIXEL_BGRA: return fassst::PixelFormat::kBGRA;
     case FASSST_PIXEL_RGBA: return fassst::PixelFormat::kRGBA;
     case FASSST_PIXEL_GRAY8: return fassst::PixelFormat::kGray8;
     case FASSST_PIXEL_GRAY16: return fassst::PixelFormat::kGray16;
+    default: break;
   }
-  throw fassst::InvalidArgument("image->format must be a fassst_pixel_format, got " +
-                                std::to_string(static_cast<int>(f)));
+  throw fassst::InvalidArgument("image->format must be a fassst_pixel_format (0 to 5), got " + std::to_string(raw));
 }
 
 }  // namespace
@@ -134,7 +140,7 @@ fassst_status fassst_segmenter_run(fassst_segmenter* s, const fassst_image* imag
     view.width = image->width;
     view.height = image->height;
     view.stride = image->stride;
-    view.format = pixel_format(image->format);
+    view.format = pixel_format(&image->format);
     *out = new fassst_result{s->segmenter.run(view)};
   });
 }

@@ -6,6 +6,10 @@
 namespace fassst {
 namespace {
 
+// Rows at most 2 GiB apart: every offset into a frame (height < 2^31 rows)
+// then stays far inside int64.
+constexpr int64_t kMaxRowStride = int64_t{1} << 31;
+
 int channels_of(PixelFormat f, const std::string& name) {
   switch (f) {
     case PixelFormat::kBGR:
@@ -28,9 +32,11 @@ Frame3 to_three_channels(const ImageView& image, const Uint16Mapping& uint16_rul
   const int bpp = image.format == PixelFormat::kGray16 ? 2 : channels;
   const int64_t packed = static_cast<int64_t>(image.width) * bpp;
   const int64_t stride = image.stride == 0 ? packed : image.stride;
-  if (stride < packed)
-    throw InvalidArgument(message(name, ".stride must be 0 (packed) or >= width * ", bpp, " = ", packed,
-                                  " bytes, got ", image.stride));
+  if (stride < packed || stride > kMaxRowStride)
+    throw InvalidArgument(message(name, ".stride must be 0 (packed) or in [width * ", bpp, " = ", packed, ", ",
+                                  kMaxRowStride, "] bytes, got ", image.stride));
+  if (image.format == PixelFormat::kGray16 && stride % 2 != 0)
+    throw InvalidArgument(message(name, ".stride must be even for 16-bit frames (rows of uint16), got ", stride));
   if (image.format == PixelFormat::kGray16 && uint16_rule.kind.empty())
     throw InvalidArgument(message(name, ": this model defines no mapping for 16-bit frames; convert the frame "
                                   "to 8-bit first"));

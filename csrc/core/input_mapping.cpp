@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/errors.h"
@@ -35,6 +36,9 @@ void map_uint16_to_uint8(const uint16_t* src, int height, int width, int64_t row
                          const Uint16Mapping& rule, uint8_t* dst) {
   if (height < 1 || width < 1)
     throw InvalidArgument(message("map_uint16_to_uint8: the frame must be at least 1 x 1, got ", height, " x ", width));
+  if (row_stride < int64_t{2} * width || row_stride % 2 != 0 || reinterpret_cast<uintptr_t>(src) % 2 != 0)
+    throw InvalidArgument(message("map_uint16_to_uint8: rows must be aligned uint16 rows: the stride an even number >= ",
+                                  int64_t{2} * width, " bytes, got ", row_stride, ", and the data 2-byte aligned"));
   auto row = [&](int y) {
     return reinterpret_cast<const uint16_t*>(reinterpret_cast<const uint8_t*>(src) + y * row_stride);
   };
@@ -52,12 +56,19 @@ void map_uint16_to_uint8(const uint16_t* src, int height, int width, int64_t row
   }
   double lo, hi;
   if (rule.kind == "percentile") {
+    // The metadata reader holds these to [0, 100]; a rule made by hand is checked here too.
+    if (!(rule.low >= 0.0 && rule.low <= 100.0 && rule.high >= 0.0 && rule.high <= 100.0))
+      throw InvalidArgument(message("map_uint16_to_uint8: percentiles must be in [0, 100], got low ", rule.low,
+                                    " high ", rule.high));
     std::vector<uint16_t> values;
     values.reserve(static_cast<size_t>(height) * width);
     for (int y = 0; y < height; ++y) values.insert(values.end(), row(y), row(y) + width);
     lo = percentile(&values, rule.low);
     hi = percentile(&values, rule.high);
   } else if (rule.kind == "window") {
+    if (!(std::isfinite(rule.min) && std::isfinite(rule.max)))
+      throw InvalidArgument(message("map_uint16_to_uint8: window min and max must be finite, got ", rule.min, " and ",
+                                    rule.max));
     lo = rule.min;
     hi = rule.max;
   } else {
