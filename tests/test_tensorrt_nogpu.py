@@ -89,13 +89,10 @@ def rewrite(path, doc):
     ((9, 0), "fp16"),
 ])
 def test_precision_defaults_per_compute_capability(cc, expected):
-    assert trt_plan.default_precision(cc, "8.6.1.6") == expected
-    assert trt_plan.default_precision(cc, "10.13.0.35") == expected
-
-
-def test_tensorrt_11_defaults_to_fp32_everywhere():
-    # 11.x removed the FP16 builder flag: FP16 needs FP16 types in the graph
-    assert trt_plan.default_precision((8, 7), "11.4.0.12") == "fp32"
+    # the same on every TensorRT: 11.x gets FP16 from an FP16-typed graph
+    for version in ("8.5.2.2", "8.6.1.6", "10.13.0.35", "11.1.0.106"):
+        assert trt_plan.default_precision(cc, version) == expected
+        assert trt_plan.default_precision(cc, version, quantized=True) == "int8"
 
 
 def test_parse_version():
@@ -125,12 +122,13 @@ def test_cache_key_is_deterministic_and_changes_with_each_part(tiny_model):
         ("a" * 64, "8.6.1.6", (7, 2), "fp16", profiles),
         ("a" * 64, "8.5.2.2", (8, 7), "fp16", profiles),
         ("a" * 64, "8.5.2.2", (7, 2), "fp32", profiles),
+        ("a" * 64, "8.5.2.2", (7, 2), "int8", profiles),
         ("a" * 64, "8.5.2.2", (7, 2), "fp16", trt_plan.profiles_for(metadata, max_batch=4)),
     ]
     keys = {trt_plan.cache_key(*c) for c in changed}
     assert len(keys) == len(changed) and key not in keys
     with pytest.raises(ValueError, match="precision must be one of"):
-        trt_plan.cache_key("a" * 64, "8.5.2.2", (7, 2), "int8", profiles)
+        trt_plan.cache_key("a" * 64, "8.5.2.2", (7, 2), "bf16", profiles)
 
 
 def test_model_hash_covers_both_graphs():
@@ -141,7 +139,8 @@ def test_model_hash_covers_both_graphs():
 def test_profiles_cover_one_to_n_instances(tiny_model):
     m = tiny_model[0]
     p = trt_plan.profiles_for(m, max_batch=3)
-    assert p["frame"] == {"min": [1, 3, m.input_size, m.input_size], "opt": [1, 3, m.input_size, m.input_size],
+    # tuned (opt) for full batches: tiled frames run --max-batch tiles a call
+    assert p["frame"] == {"min": [1, 3, m.input_size, m.input_size], "opt": [3, 3, m.input_size, m.input_size],
                           "max": [3, 3, m.input_size, m.input_size]}
     assert p["tail"]["min"][0] == 1 and p["tail"]["max"][0] == m.num_cells
     assert p["tail"]["max"][1:] == [m.mask_channels, m.roi_size, m.roi_size]
@@ -175,6 +174,7 @@ def test_rebuild_command_is_exact(tmp_path, tiny_model, monkeypatch):
     (tmp_path / "sub").mkdir()
     paths, doc = write_plan(tmp_path / "sub", tiny_model, precision="fp16", source="option")
     doc["engines"]["frame"]["profile"]["max"][0] = 4
+    doc["engines"]["frame"]["profile"]["opt"][0] = 4
     doc["workspace_mb"] = 512
     rewrite(paths.sidecar, doc)
     info = trt_plan.read_sidecar(paths.frame)
@@ -205,7 +205,7 @@ def test_missing_sidecar_names_it_and_the_build_command(tmp_path, tiny_model):
 @pytest.mark.parametrize("change,pattern", [
     (lambda d: d.update(format="other"), r"not a fassst_rt TensorRT sidecar of version 1"),
     (lambda d: d.update(compute_capability="7.2"), r"compute_capability must be \[major, minor\], got '7.2'"),
-    (lambda d: d.update(precision="int8"), r"precision must be one of \['fp32', 'fp16'\], got 'int8'"),
+    (lambda d: d.update(precision="bf16"), r"precision must be one of \['fp32', 'fp16', 'int8'\], got 'bf16'"),
     (lambda d: d.update(tensorrt_version="latest"), r"tensorrt_version must look like '8.6.1.6', got 'latest'"),
     (lambda d: d.pop("fassst"), r"fassst \(the model metadata\) must be an object, got None"),
     (lambda d: d["fassst"].update(class_names=[]), r"class_names must be a non-empty list of at most 100000 strings"),

@@ -251,3 +251,11 @@ def copy_to_host(dst: np.ndarray, src_ptr: int, stream: Stream, nbytes: Optional
     if count:
         check(rt.cudaMemcpyAsync(dst.ctypes.data, src_ptr, count, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
                                  stream.handle), "cudaMemcpyAsync device -> host ({} bytes)".format(count))
+
+
+def copy_on_device(dst_ptr: int, src_ptr: int, nbytes: int, stream: Stream) -> None:
+    """Asynchronous device -> device copy of ``nbytes`` (no alignment needed)."""
+    rt = _rt()
+    if nbytes:
+        check(rt.cudaMemcpyAsync(dst_ptr, src_ptr, int(nbytes), rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice,
+                                 stream.handle), "cudaMemcpyAsync device -> device ({} bytes)".format(nbytes))
