@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tail inputs (fused ROI features) calibrated on (default %(default)s)")
     parser.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="minmax",
                         help="calibration method (default %(default)s)")
+    parser.add_argument("--score-threshold", type=float, default=None,
+                        help="select the tail's calibration instances at this score (default: the model's)")
     parser.add_argument("--float", dest="float_roles", default=None, metavar="ROLES",
                         help="comma-separated layer roles kept in float instead of the target's default "
                              "('none' for none): " + ", ".join(ROLES))
@@ -42,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         roles = [] if args.float_roles in ("", "none") else [r.strip() for r in args.float_roles.split(",")]
     quantize_model(args.onnx, args.output, args.calib, args.target, frames=args.frames, max_inputs=args.inputs,
                    max_rois=args.rois, method=args.method, float_roles=roles, float_nodes=args.float_nodes,
-                   progress=not args.no_progress, report=functools.partial(print, flush=True))
+                   score_threshold=args.score_threshold, progress=not args.no_progress,
+                   report=functools.partial(print, flush=True))
     return 0

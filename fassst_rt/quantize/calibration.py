@@ -167,9 +167,12 @@ class ArrayReader:
     def __init__(self, name: str, data: np.ndarray, batch: int, progress: Optional[Progress] = None,
                  what: str = "") -> None:
         self.name = name
-        self.data = data
+        # Whole batches only (the remainder left out when there is more than
+        # one batch): ONNX Runtime's histogram calibrators stack the batches'
+        # tensors and fail on a shorter last one.
+        self.data = data[:len(data) - len(data) % batch] if len(data) > batch else data
         self.batch = batch
-        starts = list(range(0, len(data), batch))
+        starts = list(range(0, len(self.data), batch))
         self._starts = iter(progress(starts, what) if progress else starts)  # type: Iterator[int]
 
     def get_next(self) -> Optional[Dict[str, np.ndarray]]:

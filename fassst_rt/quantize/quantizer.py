@@ -48,13 +48,15 @@ def _output_paths(model: str, output: str) -> List[str]:
 def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
                    frames: int = DEFAULT_FRAMES, max_inputs: int = DEFAULT_INPUTS, max_rois: int = DEFAULT_ROIS,
                    method: str = DEFAULT_METHOD, float_roles: Optional[Sequence[str]] = None,
-                   float_nodes: Sequence[str] = (), progress: bool = True, report: Report = print) -> Dict[str, Any]:
+                   float_nodes: Sequence[str] = (), score_threshold: Optional[float] = None,
+                   progress: bool = True, report: Report = print) -> Dict[str, Any]:
     """Quantizes the float model ``model`` (NAME.onnx + NAME.tail.onnx) into
     ``output`` (+ its .tail.onnx) for ``target`` ("cpu" or "tensorrt",
     fassst_rt/quantize/targets.py), calibrated on up to ``frames`` frames of
     ``calib``. ``float_roles`` (default: the target's) and ``float_nodes``
-    (node names) stay in float. Returns the precision record written into
-    the metadata."""
+    (node names) stay in float. The tail is calibrated on the instances the
+    runtime selects at ``score_threshold`` (default: the model's). Returns
+    the precision record written into the metadata."""
     import onnx
     import onnxruntime
 
@@ -70,7 +72,7 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
     out_frame, out_tail = _output_paths(model, os.fspath(output))
     bar = _progress(progress)
 
-    with Segmenter(model, device="cpu") as seg:
+    with Segmenter(model, device="cpu", score_threshold=score_threshold) as seg:
         if precision_of(seg.metadata) is not None:
             raise ValueError("{}: is already quantized ({}); quantize the float model".format(
                 model, precision_of(seg.metadata)))
@@ -86,18 +88,20 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
         report("  tail calibration: {} fused ROI features (the runtime's selection, score threshold {:g})".format(
             len(features), seg.score_threshold))
         metadata = seg.metadata.to_dict()
+        selection_threshold = seg.score_threshold
         float_sha = {"frame_sha256": sha256_file(model), "tail_sha256": sha256_file(tail_in)}
 
     with tempfile.TemporaryDirectory(prefix="fassst-quantize-") as work:
         results = {}  # type: Dict[str, Any]
-        for which, source, reader in (
-                ("frame", model, calibration.frame_reader(images, bar)),
-                ("tail", tail_in, calibration.tail_reader(features, bar))):
+        role_nodes_all = {}  # type: Dict[str, List[str]]
+        readers = {"frame": calibration.frame_reader(images, bar), "tail": calibration.tail_reader(features, bar)}
+        for which, source, reader in (("frame", model, readers["frame"]), ("tail", tail_in, readers["tail"])):
             prepared = os.path.join(work, which + ".prepared.onnx")
             graphs.prepare(source, prepared)
             prepared_model = onnx.load(prepared)
             opset = graphs.onnx_opset(onnx.load(source, load_external_data=False))
             role_nodes = (layers.frame_roles if which == "frame" else layers.tail_roles)(prepared_model.graph)
+            role_nodes_all.update(role_nodes)
             excluded = sorted({n for r in roles if r in role_nodes for n in role_nodes[r]})
             known = set(graphs.node_names(prepared_model))
             excluded += [n for n in float_nodes if n in known and n not in excluded]
@@ -117,8 +121,9 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
             "float_layers": {"roles": list(roles), "frame": frame_float, "tail": tail_float},
             "layers": {"frame": graphs.count_quantized(frame_model), "tail": graphs.count_quantized(tail_model)},
             "calibration": {"source": os.path.basename(os.path.normpath(data.source)), "kind": data.kind,
-                            "frames": data.names, "frame_inputs": int(len(images)),
-                            "tail_inputs": int(len(features)), "method": method},
+                            "frames": data.names, "frame_inputs": len(readers["frame"].data),
+                            "tail_inputs": len(readers["tail"].data), "method": method,
+                            "score_threshold": round(float(selection_threshold), 6)},
             "quantized_from": float_sha,
             "tool": "onnxruntime {}".format(onnxruntime.__version__),
         }
@@ -132,7 +137,11 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
         atomic_files.write_bytes(out_tail, tail_bytes)
         atomic_files.write_bytes(out_frame, frame_model.SerializeToString())
 
-    report("  float layers: frame {}, tail {}".format(frame_float or "none", tail_float or "none"))
+    kept = ["{} ({} nodes)".format(r, len(role_nodes_all[r])) for r in roles if role_nodes_all.get(r)]
+    report("  kept in float: {}{}".format(", ".join(kept) or "nothing",
+                                          "; and {}".format(", ".join(float_nodes)) if float_nodes else ""))
+    report("  8-bit weights: frame graph {int8} layers ({float} float), tail graph ".format(
+        **record["layers"]["frame"]) + "{int8} ({float} float)".format(**record["layers"]["tail"]))
     report("done in {:.0f} s: {} ({:.1f} MB), {} ({:.2f} MB)".format(
         time.monotonic() - start, out_frame, graphs.size_mb(out_frame), out_tail, graphs.size_mb(out_tail)))
     return record
