@@ -301,3 +301,18 @@ def test_cli_quantize(tmp_path, frames_dir):
     roles = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "quantize", TINY, "-o", str(out), "--calib",
                             str(frames_dir), "--float", "head"], capture_output=True, text=True, cwd=ROOT)
     assert roles.returncode == 1 and "--float: unknown layer role(s) head" in roles.stderr
+
+
+def test_info_says_the_precision(quantized):
+    path, _ = quantized["cpu"]
+    out = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "info", path], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("precision")]
+    calib = quantized["cpu"][1]["calibration"]
+    assert line == ["precision   int8 weights, uint8 activations (--target cpu), calibrated (minmax) on 6 frames "
+                    "of {}: 6 frame-graph and {} tail inputs; in float: box_decode".format(
+                        calib["source"], calib["tail_inputs"])]
+    plain = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "info", TINY], capture_output=True, text=True,
+                           cwd=ROOT)
+    assert "precision   float32" in plain.stdout.splitlines()

@@ -388,7 +388,10 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
         profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(paths.frame),
         tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(paths.tail),
         frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
-        tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha)
+        tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha,
+        extra={"builder": {"strongly_typed": settings.strongly_typed, "flags_set": list(settings.set_flags),
+                           "flags_cleared": list(settings.clear_flags), "fp16_graph": settings.fp16_graph,
+                           "note": settings.note}})
     _write_atomic(paths.sidecar, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     read_sidecar(paths.frame)  # what the runtime will check, checked now
     report("done in {:.0f} s: {}, {}, {}".format(time.monotonic() - start, paths.frame, paths.tail, paths.sidecar))
