@@ -316,3 +316,31 @@ def test_info_says_the_precision(quantized):
     plain = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "info", TINY], capture_output=True, text=True,
                            cwd=ROOT)
     assert "precision   float32" in plain.stdout.splitlines()
+
+
+def test_every_bias_reproduces_the_float_bias(quantized):
+    # A 32-bit bias the quantizer cannot represent (an input range near zero:
+    # a channel that never fires, as in the tiny model's random weights) is
+    # put back in float; every other one dequantizes to the float bias.
+    float_graph = onnx.load(TINY)
+    float_init = {i.name: onnx.numpy_helper.to_array(i) for i in float_graph.graph.initializer}
+    for target, (path, record) in quantized.items():
+        model = onnx.load(path)
+        init = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+        producers = {o: n for n in model.graph.node for o in n.output}
+        checked = 0
+        for node in model.graph.node:
+            if node.op_type != "Conv" or len(node.input) < 3:
+                continue
+            dq = producers.get(node.input[2])
+            if dq is not None and dq.op_type == "DequantizeLinear":
+                bias = init[dq.input[0]].astype(np.float64) * init[dq.input[1]]
+                step = init[dq.input[1]]
+            else:
+                bias, step = init[node.input[2]], 0
+                assert node.name in record["float_biases"]["frame"] + record["float_biases"]["tail"]
+            originals = [v for k, v in float_init.items() if v.shape == bias.shape
+                         and np.all(np.abs(v - bias) <= np.maximum(step, 1e-6))]
+            assert originals, (target, node.name)
+            checked += 1
+        assert checked > 10

@@ -5,6 +5,8 @@ onnxruntime.quantization are needed here, and only here)."""
 import os
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+
 from ..model_files import MAX_OPSET
 from .targets import Target
 
@@ -34,6 +36,34 @@ def tidy(model) -> None:
         names.add(node.name)
 
 
+def unshare_parameters(model) -> int:
+    """Gives every weighted layer its own copy of a weight or bias that
+    several layers share (ONNX Runtime's optimizer merges equal constants).
+    A bias is quantized with its layer's input and weight scales, so a shared
+    one cannot serve two layers; older quantizers (ONNX Runtime 1.19, the
+    last for Python 3.8) quantize it once for the first layer and silently
+    give the others wrong biases. Returns how many copies were made."""
+    initializers = {i.name: i for i in model.graph.initializer}
+    seen = set()  # type: set
+    copies = 0
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
+            continue
+        for index in range(1, len(node.input)):
+            name = node.input[index]
+            if name not in initializers:
+                continue
+            if name in seen:
+                copy = model.graph.initializer.add()
+                copy.CopyFrom(initializers[name])
+                copy.name = "{}__{}".format(name, node.name or copies)
+                node.input[index] = copy.name
+                copies += 1
+            else:
+                seen.add(name)
+    return copies
+
+
 def prepare(source: str, dest: str) -> None:
     """``source`` with shapes inferred and constants folded (ONNX Runtime's
     quantization pre-processing, basic optimisations only: standard ONNX
@@ -44,6 +74,7 @@ def prepare(source: str, dest: str) -> None:
     quant_pre_process(source, dest)
     model = onnx.load(dest)
     tidy(model)
+    unshare_parameters(model)
     onnx.save(model, dest)
 
 
@@ -87,6 +118,51 @@ def finish(path: str, opset: int):
         raise RuntimeError("{}: the quantized graph uses non-standard operator domains {}".format(path, foreign))
     onnx.checker.check_model(model)
     return model
+
+
+def restore_unrepresentable_biases(model, float_model) -> List[str]:
+    """Puts back the float bias of every layer whose 32-bit quantized bias
+    does not reproduce it: a bias is quantized with the scale input scale x
+    weight scale, and where an input's range is nearly zero (a channel that
+    never fires) the quotient leaves int32, is clipped or becomes garbage
+    (ONNX Runtime 1.19 casts the overflow to INT_MIN). Those layers keep a
+    float bias, which is exact. Returns their names."""
+    from onnx import numpy_helper
+
+    float_init = {i.name: i for i in float_model.graph.initializer}
+    float_bias = {n.name: n.input[2] for n in float_model.graph.node
+                  if n.op_type in ("Conv", "ConvTranspose") and len(n.input) > 2 and n.input[2] in float_init}
+    init = {i.name: i for i in model.graph.initializer}
+    producers = {out: node for node in model.graph.node for out in node.output}
+    restored = []
+    for node in model.graph.node:
+        if node.name not in float_bias or len(node.input) < 3:
+            continue
+        dq = producers.get(node.input[2])
+        if dq is None or dq.op_type != "DequantizeLinear" or dq.input[0] not in init or dq.input[1] not in init:
+            continue
+        q = numpy_helper.to_array(init[dq.input[0]]).astype(np.float64)
+        scale = numpy_helper.to_array(init[dq.input[1]]).astype(np.float64)
+        want = numpy_helper.to_array(float_init[float_bias[node.name]]).astype(np.float64)
+        tolerance = np.maximum(np.abs(scale), 1e-6 * np.maximum(np.abs(want), 1.0))
+        if np.all(np.isfinite(q * scale)) and np.all(np.abs(q * scale - want) <= tolerance):
+            continue
+        name = node.input[2] + "_float"
+        if name not in init:
+            tensor = numpy_helper.from_array(want.astype(np.float32), name)
+            model.graph.initializer.append(tensor)
+            init[name] = tensor
+        node.input[2] = name
+        restored.append(node.name)
+    if restored:  # drop the DequantizeLinear nodes (and their constants) nothing reads any more
+        used = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+        dead = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and not set(n.output) & used]
+        for node in dead:
+            model.graph.node.remove(node)
+        used = {i for n in model.graph.node for i in n.input}
+        for tensor in [t for t in model.graph.initializer if t.name not in used]:
+            model.graph.initializer.remove(tensor)
+    return restored
 
 
 def count_quantized(model) -> Dict[str, int]:

@@ -94,6 +94,7 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
     with tempfile.TemporaryDirectory(prefix="fassst-quantize-") as work:
         results = {}  # type: Dict[str, Any]
         role_nodes_all = {}  # type: Dict[str, List[str]]
+        float_biases = {}  # type: Dict[str, List[str]]
         readers = {"frame": calibration.frame_reader(images, bar), "tail": calibration.tail_reader(features, bar)}
         for which, source, reader in (("frame", model, readers["frame"]), ("tail", tail_in, readers["tail"])):
             prepared = os.path.join(work, which + ".prepared.onnx")
@@ -107,7 +108,9 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
             excluded += [n for n in float_nodes if n in known and n not in excluded]
             quantized = os.path.join(work, which + ".int8.onnx")
             graphs.quantize(prepared, quantized, reader, spec, method, excluded)
-            results[which] = (graphs.finish(quantized, opset), excluded)
+            quantized_model = graphs.finish(quantized, opset)
+            float_biases[which] = graphs.restore_unrepresentable_biases(quantized_model, prepared_model)
+            results[which] = (quantized_model, excluded)
         unknown = [n for n in float_nodes if n not in set(results["frame"][1]) | set(results["tail"][1])]
         if unknown:
             raise ValueError("--float-node: no node named {} in either graph".format(", ".join(unknown)))
@@ -119,6 +122,7 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
             "weights": spec.weights, "activations": spec.activations, "target": spec.name,
             "format": "QDQ", "per_channel_weights": True, "symmetric_activations": spec.symmetric_activations,
             "float_layers": {"roles": list(roles), "frame": frame_float, "tail": tail_float},
+            "float_biases": float_biases,
             "layers": {"frame": graphs.count_quantized(frame_model), "tail": graphs.count_quantized(tail_model)},
             "calibration": {"source": os.path.basename(os.path.normpath(data.source)), "kind": data.kind,
                             "frames": data.names, "frame_inputs": len(readers["frame"].data),
