@@ -139,7 +139,13 @@ def test_box_decoding_stays_in_float(quantized):
     quantized_from = {producers[n.input[0]].name for n in model.graph.node
                       if n.op_type == "QuantizeLinear" and n.input[0] in producers}
     assert decode and not decode & quantized_from
-    assert record["float_layers"]["roles"] == ["box_decode"]
+    assert record["float_layers"]["roles"] == ["box_decode", "stem", "iam_head"]
+    # the first convolution and the IAM head read float weights
+    roles = frame_roles(model.graph)
+    weights_of = {n.name: producers.get(n.input[1]) for n in model.graph.node if n.op_type == "Conv"}
+    for name in roles["stem"] + roles["iam_head"]:
+        assert weights_of[name] is None or weights_of[name].op_type != "DequantizeLinear", name
+    assert sum(1 for w in weights_of.values() if w is not None and w.op_type == "DequantizeLinear") > 10
 
 
 def test_float_roles_are_found_by_structure():

@@ -261,6 +261,11 @@ def read_timing_cache(path: str, report: Report) -> bytes:
 
 def fp16_copy(onnx_path: str, folder: str) -> str:
     """An FP16-typed copy of ``onnx_path`` in ``folder`` (TensorRT 11)."""
+    try:
+        import onnx  # noqa: F401  # the converter's only dependency
+    except ImportError:
+        raise RuntimeError("--fp16 on TensorRT 11 builds from an FP16-typed copy of the graphs, which needs the "
+                           "onnx package: pip install onnx (or build with --fp32)") from None
     from .fp16_graph import convert_file
 
     dest = os.path.join(folder, os.path.basename(onnx_path))
@@ -270,6 +275,11 @@ def fp16_copy(onnx_path: str, folder: str) -> str:
 
 def _write_atomic(path: str, data: bytes) -> None:
     atomic_files.write_bytes(path, data)
+
+
+def _copy_atomic(source: str, dest: str) -> None:
+    with atomic_files.replacing(dest) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _cached(entry: str, key: str) -> Optional[Tuple[str, str]]:
@@ -354,8 +364,8 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
         os.remove(paths.sidecar)  # until the new engines are complete, no sidecar vouches for them
     if cached is not None:
         report("[1/1] engines found in the cache {}".format(entry))
-        shutil.copyfile(cached[0], paths.frame)
-        shutil.copyfile(cached[1], paths.tail)
+        _copy_atomic(cached[0], paths.frame)
+        _copy_atomic(cached[1], paths.tail)
     else:
         timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
             version, gpu.compute_capability[0], gpu.compute_capability[1]))
@@ -376,8 +386,8 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
             os.makedirs(os.path.dirname(timing_path), exist_ok=True)
             _write_atomic(timing_path, timing)
             os.makedirs(entry, exist_ok=True)
-            shutil.copyfile(paths.frame, os.path.join(entry, "frame.plan"))
-            shutil.copyfile(paths.tail, os.path.join(entry, "tail.plan"))
+            _copy_atomic(paths.frame, os.path.join(entry, "frame.plan"))
+            _copy_atomic(paths.tail, os.path.join(entry, "tail.plan"))
             _write_atomic(os.path.join(entry, "entry.json"), json.dumps(
                 {"cache_key": key, "frame_sha256": sha256_file(paths.frame),
                  "tail_sha256": sha256_file(paths.tail)}, indent=2).encode("utf-8"))
