@@ -661,3 +661,10 @@ def test_fp16_conversion_refuses_a_qdq_graph(quantized_tiny):
 def test_build_int8_cli_without_tensorrt_is_one_line(quantized_tiny, tmp_path):
     result = cli("build", quantized_tiny["tensorrt"], "--int8", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
     assert result.returncode in (1, 2) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # what cannot work whatever the machine is said first, before TensorRT is looked for
+    result = cli("build", TINY, "--int8", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "fassst-rt build: error: --int8: {0} is a float model; make the TensorRT form first: fassst-rt quantize "
+        "{0} -o NAME_int8.onnx --target tensorrt --calib TRAINING_FRAMES".format(TINY)]
+    result = cli("build", quantized_tiny["cpu"], "--fp16", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
+    assert result.returncode == 1 and "is an INT8 model (quantized for --target cpu)" in result.stderr

@@ -150,13 +150,13 @@ def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
 
 # ------------------------------------------------------------------ building
 
-def check_precision(metadata: ModelMetadata, precision: str, compute_capability: Tuple[int, int],
+def check_precision(metadata: ModelMetadata, precision: str, compute_capability: Optional[Tuple[int, int]],
                     source: str) -> None:
-    """Whether ``precision`` can be built from this model on this GPU:
-    INT8 needs the ``--target tensorrt`` form of ``fassst-rt quantize`` (a
-    float graph has no scales; the ``cpu`` form's unsigned, asymmetric
-    activations are not what TensorRT accepts) and a GPU with INT8; a
-    quantized graph builds as INT8 only."""
+    """Whether ``precision`` can be built from this model (and, given its
+    compute capability, on this GPU): INT8 needs the ``--target tensorrt``
+    form of ``fassst-rt quantize`` (a float graph has no scales; the ``cpu``
+    form's unsigned, asymmetric activations are not what TensorRT accepts)
+    and a GPU with INT8; a quantized graph builds as INT8 only."""
     record = precision_of(metadata)
     if precision == "int8":
         if not is_tensorrt_int8(metadata):
@@ -164,7 +164,7 @@ def check_precision(metadata: ModelMetadata, precision: str, compute_capability:
                     "quantized for --target {}".format(record.get("target")))
             raise ValueError("--int8: {} is {}; make the TensorRT form first: fassst-rt quantize {} -o NAME_int8.onnx "
                              "--target tensorrt --calib TRAINING_FRAMES".format(source, what, source))
-        if not trt_compat.has_int8(compute_capability):
+        if compute_capability is not None and not trt_compat.has_int8(compute_capability):
             raise ValueError("--int8: this GPU (compute capability {}.{}) has no INT8 arithmetic; build the float "
                              "model with --fp16 or --fp32".format(*compute_capability))
     elif record is not None:
@@ -324,6 +324,8 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
     plan = output or os.path.splitext(frame_onnx)[0] + ".plan"
     paths = plan_paths(plan)
     profiles = profiles_for(metadata, max_batch)
+    if precision:  # the model's side first: no TensorRT needed to know it cannot work
+        check_precision(metadata, precision, None, frame_onnx)
 
     # What is missing to build here, all at once, before any TensorRT object exists.
     version, problems = runtime_problems()
