@@ -150,13 +150,6 @@ def network_flags(strongly_typed: bool = False) -> int:
     return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
 
 
-def builder_supports_fp16() -> bool:
-    """TensorRT 11 removed the precision builder flags (networks are strongly
-    typed: an FP16 engine needs FP16 types in the ONNX graph)."""
-    import tensorrt as trt
-    return hasattr(trt.BuilderFlag, "FP16")
-
-
 def set_workspace(config: "trt.IBuilderConfig", nbytes: int) -> None:
     # set_memory_pool_limit exists from 8.4 on; max_workspace_size, its
     # predecessor, is deprecated in 8.x and gone in 10.0: only the new call is used.
