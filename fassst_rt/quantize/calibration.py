@@ -35,7 +35,7 @@ class CalibrationFrames(NamedTuple):
     kind: str            # "images", "coco" or "video"
 
 
-def _even(items: Sequence[Any], count: int) -> List[Any]:
+def spread_evenly(items: Sequence[Any], count: int) -> List[Any]:
     """At most ``count`` items spread evenly over ``items`` (first and last kept)."""
     if len(items) <= count:
         return list(items)
@@ -70,7 +70,7 @@ def _video_frames(path: str, max_frames: int) -> CalibrationFrames:
     capture = open_video(path)
     try:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        wanted = set(_even(list(range(total)), max_frames)) if total > 0 else None
+        wanted = set(spread_evenly(list(range(total)), max_frames)) if total > 0 else None
         frames, names = [], []  # type: List[np.ndarray], List[str]
         index = 0
         while len(frames) < max_frames:
@@ -111,7 +111,7 @@ def load_frames(source: str, max_frames: int = 24) -> CalibrationFrames:
     else:
         raise ValueError("--calib {}: expected a folder of images, a COCO .json file or a video ({}), got "
                          "a file of another kind".format(source, ", ".join(VIDEO_SUFFIXES)))
-    files = _even(files, max_frames)
+    files = spread_evenly(files, max_frames)
     return CalibrationFrames([read_image(f) for f in files], [os.path.basename(f) for f in files], source, kind)
 
 
@@ -157,7 +157,7 @@ def tail_inputs(segmenter, images: np.ndarray, max_rois: int, batch: int = 8,
                          "the tail cannot be calibrated; calibrate on frames that hold objects".format(
                              segmenter.score_threshold))
     everything = np.concatenate(features, axis=0)
-    keep = _even(list(range(len(everything))), max_rois)
+    keep = spread_evenly(list(range(len(everything))), max_rois)
     return everything[keep]
 
 

@@ -9,8 +9,6 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-import numpy as np
-
 from .. import atomic_files
 from ..hashing import sha256_file
 from ..model_files import METADATA_KEY, tail_onnx_path
@@ -57,7 +55,6 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
     (node names) stay in float. The tail is calibrated on the instances the
     runtime selects at ``score_threshold`` (default: the model's). Returns
     the precision record written into the metadata."""
-    import onnx
     import onnxruntime
 
     from ..segmenter import Segmenter
@@ -81,7 +78,7 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
         data = calibration.load_frames(calib, frames)
         images = calibration.network_inputs(seg, data.frames)
         all_inputs = len(images)
-        images = images[calibration._even(list(range(len(images))), max_inputs)]
+        images = images[calibration.spread_evenly(list(range(len(images))), max_inputs)]
         report("  calibration: {} frames of {} ({}) -> {} of their {} network inputs".format(
             len(data.frames), data.source, data.kind, len(images), all_inputs))
         features = calibration.tail_inputs(seg, images, max_rois, progress=bar)
@@ -96,20 +93,11 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
         role_nodes_all = {}  # type: Dict[str, List[str]]
         float_biases = {}  # type: Dict[str, List[str]]
         readers = {"frame": calibration.frame_reader(images, bar), "tail": calibration.tail_reader(features, bar)}
-        for which, source, reader in (("frame", model, readers["frame"]), ("tail", tail_in, readers["tail"])):
-            prepared = os.path.join(work, which + ".prepared.onnx")
-            graphs.prepare(source, prepared)
-            prepared_model = onnx.load(prepared)
-            opset = graphs.onnx_opset(onnx.load(source, load_external_data=False))
-            role_nodes = (layers.frame_roles if which == "frame" else layers.tail_roles)(prepared_model.graph)
+        for which, source in (("frame", model), ("tail", tail_in)):
+            quantized_model, excluded, role_nodes, biases = _quantize_graph(
+                which, source, readers[which], spec, method, roles, float_nodes, work)
             role_nodes_all.update(role_nodes)
-            excluded = sorted({n for r in roles if r in role_nodes for n in role_nodes[r]})
-            known = set(graphs.node_names(prepared_model))
-            excluded += [n for n in float_nodes if n in known and n not in excluded]
-            quantized = os.path.join(work, which + ".int8.onnx")
-            graphs.quantize(prepared, quantized, reader, spec, method, excluded)
-            quantized_model = graphs.finish(quantized, opset)
-            float_biases[which] = graphs.restore_unrepresentable_biases(quantized_model, prepared_model)
+            float_biases[which] = biases
             results[which] = (quantized_model, excluded)
         unknown = [n for n in float_nodes if n not in set(results["frame"][1]) | set(results["tail"][1])]
         if unknown:
@@ -151,6 +139,29 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
     return record
 
 
+def _quantize_graph(which: str, source: str, reader: Any, spec: Target, method: str, roles: Sequence[str],
+                    float_nodes: Sequence[str], work: str):
+    """One graph: prepared, quantized with the layers of ``roles`` and the
+    nodes ``float_nodes`` (those it has) in float, checked, biases repaired.
+    Returns (model, the nodes kept in float, role -> nodes, nodes whose bias
+    went back to float)."""
+    import onnx
+
+    prepared = os.path.join(work, which + ".prepared.onnx")
+    graphs.prepare(source, prepared)
+    prepared_model = onnx.load(prepared)
+    opset = graphs.onnx_opset(onnx.load(source, load_external_data=False))
+    role_nodes = (layers.frame_roles if which == "frame" else layers.tail_roles)(prepared_model.graph)
+    excluded = sorted({n for r in roles if r in role_nodes for n in role_nodes[r]})
+    known = set(graphs.node_names(prepared_model))
+    excluded += [n for n in float_nodes if n in known and n not in excluded]
+    quantized = os.path.join(work, which + ".int8.onnx")
+    graphs.quantize(prepared, quantized, reader, spec, method, excluded)
+    model = graphs.finish(quantized, opset)
+    biases = graphs.restore_unrepresentable_biases(model, prepared_model)
+    return model, excluded, role_nodes, biases
+
+
 def _set_metadata(model, metadata: Dict[str, Any]) -> None:
     from ..metadata import ModelMetadata
 
@@ -159,17 +170,3 @@ def _set_metadata(model, metadata: Dict[str, Any]) -> None:
     entry = model.metadata_props.add()
     entry.key = METADATA_KEY
     entry.value = json.dumps(metadata, sort_keys=True)
-
-
-def agreement(float_result, int8_result) -> Dict[str, float]:
-    """How two results of one frame agree: instance counts and the mean best
-    mask IoU of the float instances (for the tests and the command's summary)."""
-    a, b = float_result.masks, int8_result.masks
-    if len(a) == 0 or len(b) == 0:
-        return {"float": float(len(a)), "int8": float(len(b)), "mean_iou": 1.0 if len(a) == len(b) else 0.0}
-    af = a.reshape(len(a), -1).astype(np.float32)
-    bf = b.reshape(len(b), -1).astype(np.float32)
-    inter = af @ bf.T
-    union = af.sum(1)[:, None] + bf.sum(1)[None, :] - inter
-    iou = inter / np.maximum(union, 1)
-    return {"float": float(len(a)), "int8": float(len(b)), "mean_iou": float(iou.max(1).mean())}
