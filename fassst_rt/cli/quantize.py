@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated layer roles kept in float instead of the target's default "
                              "('none' for none): " + ", ".join(ROLES))
     parser.add_argument("--float-node", dest="float_nodes", action="append", default=[], metavar="NAME",
-                        help="also keep this node in float (repeatable; names as `fassst-rt info` or Netron show)")
+                        help="also keep this node in float (repeatable; the exported graph's node names as "
+                             "Netron shows them, e.g. /iam/predict/Conv; an unknown name is an error)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
