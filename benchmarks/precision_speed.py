@@ -9,7 +9,9 @@ each block discarded; medians), with the same threads:
 - ``untiled_k8``: fps.py's whole frame (tiling off, the frame letterboxed to
   one input, exactly K = 8 instances through RFF and the tail);
 - ``frame_graph_batch``: the frame graph alone on that frame's tiles (one
-  ``run_frame`` call per batch of the Segmenter's max_batch tiles).
+  ``run_frame`` call per batch of the Segmenter's max_batch tiles);
+- and, after those, the README frame's stages by the Segmenter's own timers
+  (preprocess, frame, select, rff_tail) and the mask paste, per model.
 
     python benchmarks/precision_speed.py engines/fassst_default.onnx build/int8/cpu.onnx \
         build/int8/tensorrt.onnx --runs 30 --json benchmarks/results/int8_cpu.json
@@ -46,6 +48,17 @@ def describe(path):
     if record is None:
         return "float32"
     return "int8 --target {} ({} activations)".format(record.get("target"), record.get("activations"))
+
+
+def stage_medians(seg, frame, runs):
+    """The Segmenter's own stage timers for the frame, and the mask paste,
+    medians over ``runs`` runs of this model alone."""
+    rows = []
+    for _ in range(runs):
+        result = seg.run(frame)
+        result.masks  # the paste, timed by Instances itself ("paste")
+        rows.append({k: float(v) for k, v in result.timings.items() if k != "tiles"})
+    return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
 
 
 def main(argv=None) -> int:
@@ -91,12 +104,14 @@ def main(argv=None) -> int:
                          for p, r in res.items()}
     seconds = time.time() - t0
     tiles_run = int(segs[args.models[0]].run(frame).timings.get("tiles", 1))
+    stages = {p: stage_medians(s, frame, max(5, args.runs // 3)) for p, s in segs.items()}
     doc = {
         "what": "whole-frame speed side by side (benchmarks/precision_speed.py)",
         "frame": {"path": os.path.basename(frame_path), "shape": list(frame.shape), "tiles": tiles_run},
         "models": {p: describe(p) for p in args.models},
         "runs": args.runs, "seconds": seconds,
         "results": results,
+        "readme_frame_stages_ms": stages,
         "conditions": dict(machine, load_average_after=load_average()),
     }
     print("{} ({}, {} tiles), {} threads, {} runs each, medians in ms (speed-up vs {}):".format(
@@ -107,6 +122,9 @@ def main(argv=None) -> int:
         for p, r in rows.items():
             print("    {:<40s} {:8.2f}  {:5.2f}x   {}".format(os.path.basename(p), r["median_ms"],
                                                              r["speedup_vs_first"], doc["models"][p]))
+    print("  readme_frame by stage (the Segmenter's timers, medians, ms; after the side-by-side runs)")
+    for p, st in stages.items():
+        print("    {:<40s} {}".format(os.path.basename(p), ", ".join("{} {:.1f}".format(k, v) for k, v in st.items())))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o))
