@@ -19,7 +19,7 @@ VERBS = {
     "segment": ("fassst_rt.cli.segment", "segment an image, a folder, a video or a camera"),
     "info": ("fassst_rt.cli.info", "show a model's metadata, graphs' inputs and outputs, classes and file sizes"),
     "export": ("fassst_rt.cli.export", "export a checkpoint to NAME.onnx + NAME.tail.onnx"),
-    "quantize": ("fassst_rt.cli.quantize", "make an INT8 model (ONNX Runtime CPU or TensorRT form), calibrated on real frames"),
+    "quantize": ("fassst_rt.cli.quantize", "an INT8 model (CPU or TensorRT form) calibrated on real frames"),
     "build": ("fassst_rt.cli.build", "build TensorRT engines from an exported ONNX model"),
     "train": ("fassst_rt.cli.train", "train a model (PyTorch)"),
     "eval": ("fassst_rt.cli.eval", "COCO bbox/segm AP of a model on a data set"),

@@ -162,8 +162,8 @@ def check_precision(metadata: ModelMetadata, precision: str, compute_capability:
         if not is_tensorrt_int8(metadata):
             what = ("a float model" if record is None else
                     "quantized for --target {}".format(record.get("target")))
-            raise ValueError("--int8: {} is {}; make the TensorRT form first: fassst-rt quantize {} -o NAME_int8.onnx "
-                             "--target tensorrt --calib TRAINING_FRAMES".format(source, what, source))
+            raise ValueError("--int8: {} is {}; make the TensorRT form first: fassst-rt quantize {} "
+                             "-o NAME_int8.onnx --target tensorrt --calib TRAINING_FRAMES".format(source, what, source))
         if compute_capability is not None and not trt_compat.has_int8(compute_capability):
             raise ValueError("--int8: this GPU (compute capability {}.{}) has no INT8 arithmetic; build the float "
                              "model with --fp16 or --fp32".format(*compute_capability))
