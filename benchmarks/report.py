@@ -159,7 +159,8 @@ def estimates(runs):
         out += ["", "**ESTIMATE** for {} ({}), from {}; paper figures beside, not used for calibration:".format(
             est["device_name"], est["device"], r["_file"]), "",
             "| model | input | K | precision | GFLOPs | raw roofline ms | calibration k (range) | **ESTIMATE** ms "
-            "(FPS) | range ms | paper (for comparison) |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "(FPS) | range ms | INT8 **ESTIMATE** ms (range) | paper (for comparison) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
         seen = set()
         for e in est["rows"]:
             key = (e.get("input_size", r["model"]["input_size"]), e["instances"], round(e["gflops"], 6))
@@ -167,14 +168,16 @@ def estimates(runs):
                 continue  # the measured model is the paper architecture itself: one row
             seen.add(key)
             pp = e.get("paper")
+            q = e.get("int8")
             out.append("| {} | {} | {} | {} | {:.2f} | {:.3f} | {:.2f} ({:.2f}-{:.2f}){} | **{:.1f}** ({:.1f}) | "
-                       "{:.1f}-{:.1f} | {} |".format(
+                       "{:.1f}-{:.1f} | {} | {} |".format(
                            "this model ({})".format(os.path.basename(r["model"]["path"]))
                            if e["what"].startswith("this model") else "paper architecture, rebuilt",
                            e.get("input_size", r["model"]["input_size"]), e["instances"], e["precision"],
                            e["gflops"], e["raw_roofline_ms"], e["calibration_k"], e["calibration_k_range"][0],
                            e["calibration_k_range"][1], " EXTRAPOLATED" if e["calibration_extrapolated"] else "",
                            e["estimate_ms"], e["estimate_fps"], e["estimate_ms_range"][0], e["estimate_ms_range"][1],
+                           "**{:.1f}** ({:.1f}-{:.1f})".format(q["estimate_ms"], *q["estimate_ms_range"]) if q else "-",
                            "{:.1f} FPS = {:.0f} ms ({})".format(pp["fps"], pp["ms"], pp["what"]) if pp else "-"))
         out += ["", "Calibration references ({}):".format(est["device"]), "",
                 "| network | precision | batch | published ms | raw roofline ms here | k | what the time includes | "

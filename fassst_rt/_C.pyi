@@ -45,7 +45,11 @@ class Segmenter:
     def nms_threshold(self) -> float: ...
     @nms_threshold.setter
     def nms_threshold(self, value: float) -> None: ...
-    def preprocess(self, frames: collections.abc.Sequence, channel_order: str) -> tuple: ...
+    def preprocess(
+        self,
+        frames: collections.abc.Sequence[typing.Any],
+        channel_order: str,
+    ) -> tuple[typing.Any, ...]: ...
     def run(
         self,
         frame: object,
@@ -53,13 +57,17 @@ class Segmenter:
         tile_mode: typing.SupportsInt | typing.SupportsIndex,
         tile_size: typing.SupportsInt | typing.SupportsIndex,
         tile_overlap: typing.SupportsInt | typing.SupportsIndex,
-    ) -> dict: ...
-    def run_batch(self, frames: collections.abc.Sequence, channel_order: str) -> list: ...
+    ) -> dict[str, typing.Any]: ...
+    def run_batch(
+        self,
+        frames: collections.abc.Sequence[typing.Any],
+        channel_order: str,
+    ) -> list[typing.Any]: ...
     @property
     def score_threshold(self) -> float: ...
     @score_threshold.setter
     def score_threshold(self, value: float) -> None: ...
-    def select(self, boxes: object, scores: object) -> tuple: ...
+    def select(self, boxes: object, scores: object) -> tuple[typing.Any, ...]: ...
     @property
     def tile_overlap(self) -> int: ...
     @property
@@ -104,9 +112,9 @@ class Tracker:
     @property
     def frame_count(self) -> int: ...
     @property
-    def options(self) -> dict: ...
+    def options(self) -> dict[str, typing.Any]: ...
     def reset(self) -> None: ...
-    def tracks(self) -> list: ...
+    def tracks(self) -> list[typing.Any]: ...
     def update(
         self,
         boxes: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
@@ -144,7 +152,7 @@ def default_num_threads() -> int:
     """Worker threads used when num_threads <= 0."""
 def in_core(
     boxes: numpy.typing.NDArray[numpy.float32],
-    tile: collections.abc.Sequence,
+    tile: collections.abc.Sequence[typing.Any],
 ) -> numpy.typing.NDArray[numpy.bool]: ...
 def label_image(
     box_masks: numpy.typing.NDArray[numpy.float32],
@@ -158,12 +166,12 @@ def letterbox(
     size: typing.SupportsInt | typing.SupportsIndex,
     pad: typing.SupportsInt | typing.SupportsIndex = ...,
     num_threads: typing.SupportsInt | typing.SupportsIndex = ...,
-) -> tuple: ...
+) -> tuple[typing.Any, ...]: ...
 def letterbox_geometry(
     height: typing.SupportsInt | typing.SupportsIndex,
     width: typing.SupportsInt | typing.SupportsIndex,
     size: typing.SupportsInt | typing.SupportsIndex,
-) -> tuple: ...
+) -> tuple[typing.Any, ...]: ...
 def map_uint16_to_uint8(
     frame: numpy.typing.NDArray[numpy.uint16],
     kind: str,
@@ -171,7 +179,7 @@ def map_uint16_to_uint8(
     b: typing.SupportsFloat | typing.SupportsIndex = ...,
 ) -> numpy.typing.NDArray[numpy.uint8]: ...
 max_num_threads: int
-def parse_metadata(text: str, source: str = ...) -> dict: ...
+def parse_metadata(text: str, source: str = ...) -> dict[str, typing.Any]: ...
 def paste_masks(
     box_masks: numpy.typing.NDArray[numpy.float32],
     boxes: numpy.typing.NDArray[numpy.float32],
@@ -181,12 +189,12 @@ def paste_masks(
     num_threads: typing.SupportsInt | typing.SupportsIndex = ...,
 ) -> numpy.typing.NDArray[numpy.bool]: ...
 def preprocess_frames(
-    frames: collections.abc.Sequence,
+    frames: collections.abc.Sequence[typing.Any],
     channel_order: str,
     metadata_json: str,
     source: str = ...,
     num_threads: typing.SupportsInt | typing.SupportsIndex = ...,
-) -> tuple: ...
+) -> tuple[typing.Any, ...]: ...
 def roi_crop_cpu(
     feature: numpy.ndarray,
     rois: numpy.ndarray,
@@ -215,14 +223,14 @@ def select(
     score_threshold: typing.SupportsFloat | typing.SupportsIndex,
     nms_threshold: typing.SupportsFloat | typing.SupportsIndex,
     max_instances: typing.SupportsInt | typing.SupportsIndex,
-) -> tuple: ...
+) -> tuple[typing.Any, ...]: ...
 def sigmoid(logits: numpy.typing.NDArray[numpy.float32]) -> numpy.typing.NDArray[numpy.float32]: ...
 def tile_grid(
     height: typing.SupportsInt | typing.SupportsIndex,
     width: typing.SupportsInt | typing.SupportsIndex,
     size: typing.SupportsInt | typing.SupportsIndex,
     overlap: typing.SupportsInt | typing.SupportsIndex,
-) -> list: ...
+) -> list[typing.Any]: ...
 def to_network_input(
     canvas: numpy.typing.NDArray[numpy.uint8],
     mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
@@ -242,7 +250,7 @@ class KernelOutputBuffer:
     def release(self) -> None:
         """Frees the memory now."""
 
-def cuda_status() -> dict:
+def cuda_status() -> dict[str, typing.Any]:
     """CUDA runtime/driver versions and visible devices; never raises."""
 def roi_crop_cuda(
     feature: typing.SupportsInt | typing.SupportsIndex,

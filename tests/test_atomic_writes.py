@@ -87,8 +87,8 @@ def test_a_process_killed_mid_write_leaves_the_old_file(tmp_path):
             time.sleep(60)
             f.write(b"n" * (1 << 20))
     """)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=env)
+    from conftest import subprocess_env
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=subprocess_env())
     try:
         assert proc.stdout.readline().strip() == b"half written"
         stale = leftovers(tmp_path)

@@ -129,6 +129,20 @@ def test_estimate_is_labelled_in_table_and_json(xavier_run):
     assert res["paper"]["fps_xavier_nx"] == 5.3
 
 
+def test_estimate_has_an_int8_column_on_jetsons(xavier_run):
+    out, res = xavier_run
+    rows = res["estimate"]["rows"]
+    for row in rows:
+        q = row["int8"]
+        assert q["label"] == "ESTIMATE" and q["calibration_k"] > 0
+        assert q["estimate_ms_range"][0] <= q["estimate_ms"] <= q["estimate_ms_range"][1]
+    # INT8 moves half the bytes of FP16 and has twice its peak on the Xavier: never slower
+    big = rows[-1]  # the paper's architecture at 768
+    assert big["int8"]["estimate_ms"] < big["estimate_ms"]
+    assert "INT8 ESTIMATE ms" in out
+    assert any("Not the DLA" in n for n in res["estimate"]["notes"])
+
+
 def test_comparisons_ran_side_by_side(xavier_run):
     out, res = xavier_run
     p = res["comparisons"]["portable"]

@@ -16,16 +16,15 @@ pytest.importorskip("onnxruntime", reason="the CLI runs ONNX models with onnxrun
 from fassst_rt import models  # noqa: E402
 from fassst_rt.model_files import tail_onnx_path  # noqa: E402
 
-from conftest import huge_png_header  # noqa: E402
+from conftest import huge_png_header, subprocess_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
 
 
 def cli(*args, cwd):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     return subprocess.run([sys.executable, "-m", "fassst_rt.cli", *args], capture_output=True, text=True,
-                          cwd=str(cwd), env=env)
+                          cwd=str(cwd), env=subprocess_env())
 
 
 def picture(path, seed=0, shape=(60, 80, 3)):

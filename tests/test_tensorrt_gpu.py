@@ -112,3 +112,73 @@ def test_more_instances_than_the_tail_profile_run_in_chunks(plan):
         np.testing.assert_allclose(whole, parts, rtol=1e-5, atol=1e-5)
     finally:
         backend.close()
+
+
+TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
+
+
+def _build(onnx_path, out, *options):
+    r = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "build", onnx_path, "-o", out, "--no-cache"]
+                       + list(options), capture_output=True, text=True, cwd=os.path.dirname(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_misaligned_chunks_run_and_match_onnxruntime(tmp_path):
+    # The tiny model's boxes rows are 36 x 16 = 576 bytes: with --max-batch 3
+    # the second chunk of a batch starts 1728 bytes in, not 256-aligned.
+    from fassst_rt.backends import open_backend
+    out = str(tmp_path / "tiny.plan")
+    _build(TINY, out, "--fp32", "--max-batch", "3")
+    trt, ort = open_backend(out), open_backend(TINY, device="cpu")
+    try:
+        size = trt.metadata.input_size
+        images = np.random.default_rng(1).standard_normal((7, 3, size, size)).astype(np.float32)
+        a, b = trt.run_frame(images), ort.run_frame(images)
+        np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-3, atol=1e-4)
+    finally:
+        trt.close()
+        ort.close()
+
+
+def _agreement(plan_path, onnx_path, frames, min_iou):
+    from fassst_rt import Segmenter
+    with Segmenter(plan_path) as trt_seg, Segmenter(onnx_path, device="cpu") as ort_seg:
+        for frame in frames:
+            a, b = trt_seg.run(frame), ort_seg.run(frame)
+            assert len(b) > 0 and abs(len(a) - len(b)) <= max(2, len(b) // 10)
+            am, bm = a.masks.reshape(len(a), -1), b.masks.reshape(len(b), -1)
+            inter = am.astype(np.float32) @ bm.T.astype(np.float32)
+            union = am.sum(1)[:, None] + bm.sum(1)[None, :] - inter
+            assert float((inter / np.maximum(union, 1)).max(1).mean()) > min_iou
+
+
+def test_fp16_engines_agree_with_float(tmp_path):
+    # On TensorRT 11 this builds from an FP16-typed copy of the graphs.
+    out = str(tmp_path / "fp16.plan")
+    log = _build(SHIPPED, out, "--fp16")
+    from fassst_rt.tensorrt import plan as trt_plan
+    assert trt_plan.read_sidecar(out).precision == "fp16" and "FP16" in log
+    _agreement(out, SHIPPED, _test_frames(2), 0.85)
+
+
+def test_int8_engines_from_the_tensorrt_form_agree_with_its_onnx(tmp_path):
+    from fassst_rt.quantize import quantize_model
+    train = os.path.join(DATA, "frames_train.json")
+    if not os.path.isfile(train):
+        pytest.skip("the real training frames are not fetched: run `fassst-rt data fetch`")
+    int8 = str(tmp_path / "int8.onnx")
+    quantize_model(SHIPPED, int8, train, "tensorrt", frames=6, progress=False, report=lambda line: None)
+    out = str(tmp_path / "int8.plan")
+    _build(int8, out)  # INT8 is the default for a quantized model
+    from fassst_rt.tensorrt import plan as trt_plan
+    info = trt_plan.read_sidecar(out)
+    assert info.precision == "int8" and info.precision_source == "default"
+    _agreement(out, int8, _test_frames(2), 0.8)
+
+
+def test_fp32_engines_have_tf32_off(plan):
+    with open(plan + ".json") as f:
+        builder = json.load(f)["builder"]
+    assert builder["flags_cleared"] == ["TF32"]

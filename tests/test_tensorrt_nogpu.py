@@ -89,13 +89,10 @@ def rewrite(path, doc):
     ((9, 0), "fp16"),
 ])
 def test_precision_defaults_per_compute_capability(cc, expected):
-    assert trt_plan.default_precision(cc, "8.6.1.6") == expected
-    assert trt_plan.default_precision(cc, "10.13.0.35") == expected
-
-
-def test_tensorrt_11_defaults_to_fp32_everywhere():
-    # 11.x removed the FP16 builder flag: FP16 needs FP16 types in the graph
-    assert trt_plan.default_precision((8, 7), "11.4.0.12") == "fp32"
+    # the same on every TensorRT: 11.x gets FP16 from an FP16-typed graph
+    for version in ("8.5.2.2", "8.6.1.6", "10.13.0.35", "11.1.0.106"):
+        assert trt_plan.default_precision(cc, version) == expected
+        assert trt_plan.default_precision(cc, version, quantized=True) == "int8"
 
 
 def test_parse_version():
@@ -125,12 +122,13 @@ def test_cache_key_is_deterministic_and_changes_with_each_part(tiny_model):
         ("a" * 64, "8.6.1.6", (7, 2), "fp16", profiles),
         ("a" * 64, "8.5.2.2", (8, 7), "fp16", profiles),
         ("a" * 64, "8.5.2.2", (7, 2), "fp32", profiles),
+        ("a" * 64, "8.5.2.2", (7, 2), "int8", profiles),
         ("a" * 64, "8.5.2.2", (7, 2), "fp16", trt_plan.profiles_for(metadata, max_batch=4)),
     ]
     keys = {trt_plan.cache_key(*c) for c in changed}
     assert len(keys) == len(changed) and key not in keys
     with pytest.raises(ValueError, match="precision must be one of"):
-        trt_plan.cache_key("a" * 64, "8.5.2.2", (7, 2), "int8", profiles)
+        trt_plan.cache_key("a" * 64, "8.5.2.2", (7, 2), "bf16", profiles)
 
 
 def test_model_hash_covers_both_graphs():
@@ -141,7 +139,8 @@ def test_model_hash_covers_both_graphs():
 def test_profiles_cover_one_to_n_instances(tiny_model):
     m = tiny_model[0]
     p = trt_plan.profiles_for(m, max_batch=3)
-    assert p["frame"] == {"min": [1, 3, m.input_size, m.input_size], "opt": [1, 3, m.input_size, m.input_size],
+    # tuned (opt) for full batches: tiled frames run --max-batch tiles a call
+    assert p["frame"] == {"min": [1, 3, m.input_size, m.input_size], "opt": [3, 3, m.input_size, m.input_size],
                           "max": [3, 3, m.input_size, m.input_size]}
     assert p["tail"]["min"][0] == 1 and p["tail"]["max"][0] == m.num_cells
     assert p["tail"]["max"][1:] == [m.mask_channels, m.roi_size, m.roi_size]
@@ -175,6 +174,7 @@ def test_rebuild_command_is_exact(tmp_path, tiny_model, monkeypatch):
     (tmp_path / "sub").mkdir()
     paths, doc = write_plan(tmp_path / "sub", tiny_model, precision="fp16", source="option")
     doc["engines"]["frame"]["profile"]["max"][0] = 4
+    doc["engines"]["frame"]["profile"]["opt"][0] = 4
     doc["workspace_mb"] = 512
     rewrite(paths.sidecar, doc)
     info = trt_plan.read_sidecar(paths.frame)
@@ -205,7 +205,7 @@ def test_missing_sidecar_names_it_and_the_build_command(tmp_path, tiny_model):
 @pytest.mark.parametrize("change,pattern", [
     (lambda d: d.update(format="other"), r"not a fassst_rt TensorRT sidecar of version 1"),
     (lambda d: d.update(compute_capability="7.2"), r"compute_capability must be \[major, minor\], got '7.2'"),
-    (lambda d: d.update(precision="int8"), r"precision must be one of \['fp32', 'fp16'\], got 'int8'"),
+    (lambda d: d.update(precision="bf16"), r"precision must be one of \['fp32', 'fp16', 'int8'\], got 'bf16'"),
     (lambda d: d.update(tensorrt_version="latest"), r"tensorrt_version must look like '8.6.1.6', got 'latest'"),
     (lambda d: d.pop("fassst"), r"fassst \(the model metadata\) must be an object, got None"),
     (lambda d: d["fassst"].update(class_names=[]), r"class_names must be a non-empty list of at most 100000 strings"),
@@ -404,3 +404,267 @@ def test_info_cli_describes_a_plan_from_its_sidecar(tmp_path, tiny_model):
         f.write(b"other bytes")
     r = cli("info", paths.frame, cwd=tmp_path)
     assert r.returncode == 1 and "sha256" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+# ------------------------------------------------ precisions per TensorRT version
+
+from fassst_rt.tensorrt import compat as trt_compat  # noqa: E402
+from fassst_rt.tensorrt.chunks import ALIGNMENT, plan_chunks  # noqa: E402
+
+
+@pytest.mark.parametrize("version", ["8.5.2.2", "8.6.1.6", "10.13.0.35"])
+def test_build_settings_before_tensorrt_11_use_builder_flags(version):
+    fp32 = trt_compat.build_settings(version, "fp32", fast_fp16=True)
+    assert fp32.clear_flags == ("TF32",) and fp32.set_flags == () and not fp32.fp16_graph
+    fp16 = trt_compat.build_settings(version, "fp16", fast_fp16=True)
+    assert fp16.set_flags == ("FP16",) and not fp16.fp16_graph and not fp16.strongly_typed
+    assert trt_compat.build_settings(version, "int8", fast_fp16=True).set_flags == ("INT8", "FP16")
+    # a GPU slow at FP16 (GTX 10xx) keeps the float layers of an INT8 engine in FP32
+    assert trt_compat.build_settings(version, "int8", fast_fp16=False).set_flags == ("INT8",)
+
+
+def test_build_settings_on_tensorrt_11_need_no_precision_flag():
+    # 11.x has no FP16 / INT8 builder flags (fetched headers: BuilderFlag of release/11.1)
+    for precision in ("fp32", "fp16", "int8"):
+        settings = trt_compat.build_settings("11.1.0.106", precision, fast_fp16=True)
+        assert settings.strongly_typed and not {"FP16", "INT8"} & set(settings.set_flags)
+    assert trt_compat.build_settings("11.1.0.106", "fp16", True).fp16_graph
+    assert not trt_compat.build_settings("11.1.0.106", "int8", True).fp16_graph  # opset 17 Q/DQ: float32 only
+    assert trt_compat.build_settings("11.1.0.106", "fp32", True).clear_flags == ("TF32",)
+    with pytest.raises(ValueError, match="precision must be 'fp32', 'fp16' or 'int8', got 'bf16'"):
+        trt_compat.build_settings("11.1.0.106", "bf16", True)
+
+
+@pytest.mark.parametrize("cc,expected", [((5, 3), False), ((6, 0), False), ((6, 1), True), ((6, 2), False),
+                                         ((7, 2), True), ((8, 7), True)])
+def test_int8_needs_dp4a_or_tensor_cores(cc, expected):
+    assert trt_compat.has_int8(cc) is expected
+
+
+# --------------------------------------------------- the one process-wide logger
+
+def test_error_log_files_messages_per_thread_after_a_mark():
+    import threading
+
+    log = trt_compat.ErrorLog()
+    log.add("before")
+    mark = log.mark()
+    assert log.since(mark) == [] and log.summary(mark) == "TensorRT logged no error message"
+    seen = {}
+
+    def other():
+        other_mark = log.mark()
+        log.add("from the other thread")
+        seen["other"] = log.since(other_mark)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    log.add("mine")
+    assert log.since(mark) == ["mine"]  # not the other thread's
+    assert seen["other"] == ["from the other thread"]
+    for i in range(trt_compat.ErrorLog.LIMIT + 5):
+        log.add(str(i))
+    assert log.since(mark)[-1] == str(trt_compat.ErrorLog.LIMIT + 4)
+    assert len(log.since(mark)) == trt_compat.ErrorLog.LIMIT
+
+
+def _source(node):
+    """A name or a call of a dotted name as text (ast.unparse is 3.9+)."""
+    import ast
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return _source(node.value) + "." + node.attr
+    if isinstance(node, ast.Call):
+        return _source(node.func) + "()"
+    return type(node).__name__
+
+
+def test_tensorrt_objects_are_made_with_the_process_logger_only():
+    # Every Builder, Runtime and OnnxParser gets compat.process_logger(): a
+    # second logger would be ignored by TensorRT and could be freed while
+    # TensorRT still calls it.
+    import ast
+    made = []
+    for module in ("backend.py", "build.py"):
+        path = os.path.join(ROOT, "fassst_rt", "tensorrt", module)
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("Builder", "Runtime", "OnnxParser")):
+                made.append((module, node.func.attr, _source(node.args[-1])))
+    assert ("backend.py", "Runtime", "trt_compat.process_logger()") in made
+    assert {m[1] for m in made if m[0] == "build.py"} == {"Builder", "OnnxParser"}
+    for module, what, logger in made:
+        assert logger in ("trt_compat.process_logger()", "logger"), (module, what, logger)
+    with open(os.path.join(ROOT, "fassst_rt", "tensorrt", "build.py")) as f:
+        assert "logger = trt_compat.process_logger()" in f.read()
+
+
+# ----------------------------------------------------------- chunk alignment
+
+def _paper_rows(size, classes=80, grid=6, masks=128, s1=28):
+    """Row sizes in bytes of the paper's model's tensors (float32)."""
+    n = grid * grid
+    frame = {"images": 3 * size * size * 4, "boxes": n * 4 * 4, "scores": n * classes * 4}
+    for level, stride in (("p1", 8), ("p2", 16), ("p3", 32)):
+        frame[level] = masks * (size // stride) ** 2 * 4
+    tail = {"rois": masks * s1 * s1 * 4, "masks": (2 * s1) ** 2 * 4}
+    return frame, tail
+
+
+@pytest.mark.parametrize("size", [416, 768])
+@pytest.mark.parametrize("max_batch", range(1, 9))
+def test_every_chunk_address_is_aligned(size, max_batch):
+    frame, tail = _paper_rows(size)
+    for rows, limit, tensors in ((20, max_batch, frame), (3 * 36 + 5, 36, tail)):
+        chunks = plan_chunks(rows, limit, tensors)
+        covered = [r for c in chunks for r in range(c.start, c.start + c.rows)]
+        assert covered == list(range(rows)) and all(c.rows <= limit for c in chunks)
+        for chunk in chunks:
+            for name, nbytes in tensors.items():
+                offset = 0 if name in chunk.staged else chunk.start * nbytes  # staged: a scratch buffer
+                assert offset % ALIGNMENT == 0, (name, chunk)
+            # nothing staged that needs no staging
+            assert all((chunk.start * tensors[name]) % ALIGNMENT for name in chunk.staged)
+    # the issue's case: boxes rows of 576 bytes misalign chunks 1-3 and 5-7 of max-batch 1
+    assert [c.staged for c in plan_chunks(4, 1, {"boxes": 576})] == [(), ("boxes",), ("boxes",), ("boxes",)]
+
+
+def test_plan_chunks_rejects_a_zero_limit():
+    with pytest.raises(ValueError, match="max_rows must be >= 1, got 0"):
+        plan_chunks(3, 0, {"x": 4})
+
+
+# ------------------------------------------------------------- timing cache
+
+def test_an_unreadable_timing_cache_gives_a_fresh_one(tmp_path):
+    from fassst_rt.tensorrt.build import read_timing_cache, usable_timing_cache
+
+    lines = []
+
+    class Cache:
+        def __init__(self, data):
+            self.data = data
+
+    def create(data):
+        # what TensorRT's create_timing_cache does with bytes it cannot read:
+        # 8.x / 10.x raise TypeError or return None, depending on the version
+        if data.startswith(b"bad-type"):
+            raise TypeError("create_timing_cache(): incompatible function arguments")
+        if data.startswith(b"bad-none"):
+            return None
+        return Cache(data)
+
+    assert usable_timing_cache(create, b"good", lines.append).data == b"good" and lines == []
+    for bad in (b"bad-type", b"bad-none"):
+        cache = usable_timing_cache(create, bad, lines.append)
+        assert cache.data == b"" and "the timing cache is unreadable" in lines[-1]
+    assert usable_timing_cache(create, b"", lines.append).data == b""
+    folder = tmp_path / "cache-is-a-folder"
+    folder.mkdir()
+    assert read_timing_cache(str(folder), lines.append) == b"" and "cannot be read" in lines[-1]
+    assert read_timing_cache(str(tmp_path / "absent"), lines.append) == b""
+    (tmp_path / "t.cache").write_bytes(b"x" * 3000)
+    assert read_timing_cache(str(tmp_path / "t.cache"), lines.append) == b"x" * 3000
+
+
+# -------------------------------------------------------- cuda-python on JetPack
+
+def test_jetpack_cuda_python_command_is_the_documented_one():
+    # JetPack 5's pip 20.0.2 cannot resolve "cuda-python<12" (docs/tensorrt.md):
+    # the hint and the docs give the same exact, pinned command.
+    from fassst_rt.tensorrt.cuda_memory import CUDA_PYTHON_HINT, JETPACK5_CUDA_PYTHON
+
+    assert JETPACK5_CUDA_PYTHON == 'python3 -m pip install "cuda-python==11.8.2"'
+    assert JETPACK5_CUDA_PYTHON in CUDA_PYTHON_HINT
+    with open(os.path.join(ROOT, "docs", "tensorrt.md")) as f:
+        docs = f.read()
+    assert "`{}`".format(JETPACK5_CUDA_PYTHON) in docs
+    assert 'pip install "cuda-python<12"` fails' in docs
+
+
+# ------------------------------------------------------ FP16 graphs, INT8 models
+
+def test_fp16_graph_keeps_float32_io_and_matches_float(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from fassst_rt.tensorrt.fp16_graph import convert_file
+
+    for source in (TINY, model_files.tail_onnx_path(TINY)):
+        dest = str(tmp_path / os.path.basename(source))
+        convert_file(source, dest)
+        model = onnx.load(dest)
+        float32 = onnx.TensorProto.FLOAT
+        assert all(v.type.tensor_type.elem_type == float32 for v in list(model.graph.input) + list(model.graph.output))
+        assert not [i.name for i in model.graph.initializer if i.data_type == float32]
+        assert {v.type.tensor_type.elem_type for v in model.graph.value_info} & {onnx.TensorProto.FLOAT16}
+        a = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+        b = ort.InferenceSession(dest, providers=["CPUExecutionProvider"])
+        name = a.get_inputs()[0].name
+        shape = [d if isinstance(d, int) else 2 for d in a.get_inputs()[0].shape]
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        for want, got in zip(a.run(None, {name: x}), b.run(None, {name: x})):
+            assert got.dtype == np.float32
+            scale = max(float(np.abs(want).max()), 1e-3)
+            assert float(np.abs(want - got).max()) <= 2e-2 * scale  # float16 rounding, no more
+
+
+@pytest.fixture(scope="module")
+def quantized_tiny(tmp_path_factory):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime.quantization")
+    cv2 = pytest.importorskip("cv2")
+    from fassst_rt.quantize import quantize_model
+
+    folder = tmp_path_factory.mktemp("frames")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(folder / "f{}.png".format(i)), rng.integers(0, 255, (128, 160, 3), dtype=np.uint8))
+    out = {}
+    for target in ("cpu", "tensorrt"):
+        path = str(tmp_path_factory.mktemp(target) / "tiny_int8.onnx")
+        quantize_model(TINY, path, str(folder), target, score_threshold=0.0, progress=False, report=lambda s: None)
+        out[target] = path
+    return out
+
+
+def test_int8_build_needs_the_tensorrt_form(quantized_tiny):
+    from fassst_rt.tensorrt.build import check_precision
+
+    float_metadata = read_model(TINY)[0]
+    with pytest.raises(ValueError, match=r"--int8: .*tiny\.onnx is a float model; make the TensorRT form first: "
+                                         r"fassst-rt quantize .* --target tensorrt"):
+        check_precision(float_metadata, "int8", (8, 7), TINY)
+    cpu_form = read_model(quantized_tiny["cpu"])[0]
+    with pytest.raises(ValueError, match="is quantized for --target cpu"):
+        check_precision(cpu_form, "int8", (8, 7), quantized_tiny["cpu"])
+    trt_form = read_model(quantized_tiny["tensorrt"])[0]
+    check_precision(trt_form, "int8", (8, 7), quantized_tiny["tensorrt"])  # fine
+    with pytest.raises(ValueError, match=r"compute capability 6\.2\) has no INT8"):
+        check_precision(trt_form, "int8", (6, 2), quantized_tiny["tensorrt"])
+    with pytest.raises(ValueError, match="--fp16: .* is an INT8 model .*build it with --int8"):
+        check_precision(trt_form, "fp16", (8, 7), quantized_tiny["tensorrt"])
+    check_precision(float_metadata, "fp16", (8, 7), TINY)
+
+
+def test_fp16_conversion_refuses_a_qdq_graph(quantized_tiny):
+    onnx = pytest.importorskip("onnx")
+    from fassst_rt.tensorrt.fp16_graph import Fp16ConversionError, convert
+
+    with pytest.raises(Fp16ConversionError, match="Q/DQ operators"):
+        convert(onnx.load(quantized_tiny["tensorrt"]))
+
+
+def test_build_int8_cli_without_tensorrt_is_one_line(quantized_tiny, tmp_path):
+    result = cli("build", quantized_tiny["tensorrt"], "--int8", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
+    assert result.returncode in (1, 2) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # what cannot work whatever the machine is said first, before TensorRT is looked for
+    result = cli("build", TINY, "--int8", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "fassst-rt build: error: --int8: {0} is a float model; make the TensorRT form first: fassst-rt quantize "
+        "{0} -o NAME_int8.onnx --target tensorrt --calib TRAINING_FRAMES".format(TINY)]
+    result = cli("build", quantized_tiny["cpu"], "--fp16", "-o", str(tmp_path / "m.plan"), cwd=tmp_path)
+    assert result.returncode == 1 and "is an INT8 model (quantized for --target cpu)" in result.stderr

@@ -146,6 +146,12 @@ def _type(text, warnings, where):
     """A docstring's type as stub text: this module's own prefix dropped; what is
     not a Python expression (a C++ type pybind11 could not name) becomes Any."""
     text = text.strip().replace(MODULE + ".", "")
+    # pybind11 names untyped containers bare (py::dict -> "dict"); strict type
+    # checkers want their parameters
+    for bare, full in (("dict", "dict[str, typing.Any]"), ("list", "list[typing.Any]"),
+                       ("tuple", "tuple[typing.Any, ...]"), ("typing.Sequence", "typing.Sequence[typing.Any]"),
+                       ("collections.abc.Sequence", "collections.abc.Sequence[typing.Any]")):
+        text = re.sub(r"(?<![\w.])" + re.escape(bare) + r"(?![\w\[])", full, text)
     try:
         ast.parse(text, mode="eval")
     except SyntaxError:

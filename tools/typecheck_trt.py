@@ -41,6 +41,8 @@ MODULES = [
     "fassst_rt/tensorrt/cuda_memory.py",
     "fassst_rt/tensorrt/backend.py",
     "fassst_rt/tensorrt/build.py",
+    "fassst_rt/tensorrt/chunks.py",
+    "fassst_rt/tensorrt/fp16_graph.py",
 ]
 
 MYPY_CONFIG = """\

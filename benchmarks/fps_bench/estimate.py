@@ -11,6 +11,14 @@ from .paths import REPO
 
 PAPER_ROWS = ((416, 8), (416, 36), (768, 8))  # (input size, K) of the paper-architecture rows
 
+# Beside each row's ESTIMATE, the same model in INT8 on the GPU (engines from
+# `fassst-rt quantize --target tensorrt` + `fassst-rt build --int8`) on these devices.
+INT8_COLUMN_DEVICES = ("xavier", "orin")
+DLA_NOTE = ("INT8 column: the GPU's (TensorRT explicit quantization; the layers kept in float run in FP16). "
+            "Not the DLA: Xavier's and Orin's DLAs run FP16 and INT8 but only a subset of layers, with "
+            "size limits, and hand every other layer back to the GPU (GPU fallback, with a copy at each "
+            "change of engine); `fassst-rt build` targets the GPU only")
+
 
 def paper_figure(device: str, size: int) -> Optional[Dict[str, object]]:
     """The paper's own measurement for ``device`` at ``size``: shown beside the ESTIMATE for
@@ -77,6 +85,15 @@ def device_estimate(device: str, model: str, meta, instances: int, precision: Op
     notes = []  # type: List[str]
     rows = [model_row(model, meta, instances, device, precision)] if model.endswith(".onnx") else []
     rows += paper_rows(device, precision, notes)
+    if device in INT8_COLUMN_DEVICES and precision != "int8":
+        int8_rows = [model_row(model, meta, instances, device, "int8")] if model.endswith(".onnx") else []
+        int8_rows += paper_rows(device, "int8", [])
+        for e, q in zip(rows, int8_rows):
+            e["int8"] = {"estimate_ms": q["estimate_ms"], "estimate_fps": q["estimate_fps"],
+                         "estimate_ms_range": q["estimate_ms_range"], "calibration_k": q["calibration_k"],
+                         "calibration_same_precision": q["calibration_same_precision"],
+                         "label": q["label"]}
+        notes.append(DLA_NOTE)
     for e in rows:
         e.pop("layers", None)
     notes.append("calibration: k = published latency / raw roofline of the same network rebuilt here, "

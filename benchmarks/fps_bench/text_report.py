@@ -119,15 +119,20 @@ def print_estimate(res: Dict[str, object]) -> None:
         print("=" * 100)
         print("[{}] {} ({}): calibrated roofline, NOT a measurement".format(est["label"], est["device_name"],
                                                                           est["device"]))
-        print("  {:<34s} {:>4s} {:>3s} {:>8s} {:>9s} {:>6s} {:>13s} {:>8s} {:>17s}   {}".format(
-            "model", "size", "K", "GFLOPs", "raw ms", "k", "ESTIMATE ms", "FPS", "range ms", "paper (not calibration)"))
+        int8 = any("int8" in e for e in est["rows"])
+        print("  {:<34s} {:>4s} {:>3s} {:>8s} {:>9s} {:>6s} {:>13s} {:>8s} {:>17s}{}   {}".format(
+            "model", "size", "K", "GFLOPs", "raw ms", "k", "ESTIMATE ms", "FPS", "range ms",
+            "  {:>18s}".format("INT8 ESTIMATE ms") if int8 else "", "paper (not calibration)"))
         for e in est["rows"]:
             short = "this model" if e["what"].startswith("this model") else "paper arch. (rebuilt)"
             pp = e.get("paper")
-            print("  {:<34s} {:>4s} {:>3d} {:>8.2f} {:>9.3f} {:>6.2f} {:>13.1f} {:>8.1f} {:>8.1f}-{:<8.1f}   {}".format(
+            q = e.get("int8")
+            print("  {:<34s} {:>4s} {:>3d} {:>8.2f} {:>9.3f} {:>6.2f} {:>13.1f} {:>8.1f} {:>8.1f}-{:<8.1f}{}   {}".format(
                 short + " " + e["precision"], str(e.get("input_size", res["model"]["input_size"])), e["instances"],
                 e["gflops"], e["raw_roofline_ms"], e["calibration_k"], e["estimate_ms"], e["estimate_fps"],
                 e["estimate_ms_range"][0], e["estimate_ms_range"][1],
+                "  {:>7.1f} ({:.1f}-{:.1f})".format(q["estimate_ms"], *q["estimate_ms_range"]) if q else
+                ("  {:>18s}".format("-") if int8 else ""),
                 "{:.1f} FPS = {:.0f} ms".format(pp["fps"], pp["ms"]) if pp else "-")
                   + ("   EXTRAPOLATED (outside the references' span)" if e["calibration_extrapolated"] else ""))
         print("")

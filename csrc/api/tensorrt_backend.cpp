@@ -1,6 +1,6 @@
 // TensorRT backend (NAME.plan + NAME.tail.plan + NAME.plan.json), through
 // TensorRT's name-based tensor API (setInputShape, setTensorAddress,
-// enqueueV3: TensorRT 8.5, 8.6, 10.x). It mirrors the Python TensorRT backend:
+// enqueueV3: TensorRT 8.5, 8.6, 10.x, 11.x). It mirrors the Python TensorRT backend:
 // the pyramid stays on the GPU, the CUDA ROI kernel fuses it straight into the
 // tail engine's input buffer, and only boxes, scores and mask logits come back
 // to the host.
@@ -14,6 +14,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "api/tensorrt_version.h"
+
 #include "core/cuda_device.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -25,14 +27,36 @@
 namespace fassst {
 namespace {
 
+// TensorRT keeps one logger per process: the first one passed to a runtime
+// is used from then on, also for runtimes made later with another logger,
+// and may be called after those are gone. So there is one, never destroyed,
+// and it files each error under the thread that logged it (TensorRT logs on
+// the calling thread): a backend reads the errors of its own calls.
 class Logger : public nvinfer1::ILogger {
-  void log(Severity severity, const char* msg) noexcept override {
-    if (severity <= Severity::kERROR) last_error = msg;
-  }
-
  public:
-  std::string last_error;
+  void log(Severity severity, const char* msg) noexcept override {
+    if (severity <= Severity::kERROR) {
+      try {
+        last_error_slot() = msg;
+      } catch (...) {  // noexcept: an allocation failure loses the message
+      }
+    }
+  }
+  // The last error this thread's TensorRT calls logged (since clear()).
+  static std::string last_error() { return last_error_slot(); }
+  static void clear() { last_error_slot().clear(); }
+
+ private:
+  static std::string& last_error_slot() {
+    thread_local std::string text;
+    return text;
+  }
 };
+
+Logger& process_logger() {
+  static Logger* logger = new Logger();  // never destroyed: TensorRT may log at exit
+  return *logger;
+}
 
 
 std::string strip_suffix(const std::string& path, const std::string& suffix) {
@@ -80,8 +104,9 @@ class TensorRTBackend : public Backend {
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
       throw CudaError(message(path, ": cannot run TensorRT engines: no usable CUDA device"));
     check_build_target(doc, json_path);
-    runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (!runtime_) throw BackendError("TensorRT: createInferRuntime failed: " + logger_.last_error);
+    Logger::clear();
+    runtime_.reset(nvinfer1::createInferRuntime(process_logger()));
+    if (!runtime_) throw BackendError("TensorRT: createInferRuntime failed: " + Logger::last_error());
     frame_ = load(path_, "frame engine");
     tail_ = load(tail_path_, "tail engine");
     max_frame_batch_ = profile_max_batch(frame_, "images");
@@ -116,9 +141,9 @@ class TensorRTBackend : public Backend {
       slots[i]->data = static_cast<const float*>(outputs_[i].get(slots[i]->numel() * sizeof(float)));
       slots[i]->on_device = true;
       if (!ctx.setTensorAddress(names[i], const_cast<float*>(slots[i]->data)))
-        throw BackendError(message(path_, ": setTensorAddress('", names[i], "') failed: ", logger_.last_error));
+        throw BackendError(message(path_, ": setTensorAddress('", names[i], "') failed: ", Logger::last_error()));
     }
-    if (!ctx.enqueueV3(stream_)) throw BackendError(message(path_, ": enqueueV3 failed: ", logger_.last_error));
+    if (!ctx.enqueueV3(stream_)) throw BackendError(message(path_, ": enqueueV3 failed: ", Logger::last_error()));
     // boxes and scores go to the host for the selection; the pyramid stays.
     for (int i = 0; i < 2; ++i) {
       auto host = std::make_shared<std::vector<float>>(slots[i]->numel());
@@ -171,14 +196,15 @@ class TensorRTBackend : public Backend {
  private:
   Engine load(const std::string& path, const char* what) {
     const std::string blob = read_model_file(path, what);
+    Logger::clear();
     Engine e;
     e.engine.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));
     if (!e.engine)
-      throw ModelError(message(path, ": TensorRT cannot deserialize this ", what, " (", logger_.last_error,
+      throw ModelError(message(path, ": TensorRT cannot deserialize this ", what, " (", Logger::last_error(),
                                "); engines are tied to the TensorRT version and GPU they were built with: rebuild "
                                "it with `fassst-rt build` on this device"));
     e.context.reset(e.engine->createExecutionContext());
-    if (!e.context) throw BackendError(message(path, ": createExecutionContext failed: ", logger_.last_error));
+    if (!e.context) throw BackendError(message(path, ": createExecutionContext failed: ", Logger::last_error()));
     for (int i = 0; i < e.engine->getNbIOTensors(); ++i) {
       const char* n = e.engine->getIOTensorName(i);
       if (e.engine->getTensorDataType(n) != nvinfer1::DataType::kFLOAT)
@@ -191,15 +217,15 @@ class TensorRTBackend : public Backend {
   // plainly instead of failing inside deserialisation.
   void check_build_target(const json::Value& doc, const std::string& json_path) {
     const json::Value* trt = doc.find("tensorrt_version");
-    const std::string here = std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
-                             std::to_string(NV_TENSORRT_PATCH);
-    // "8.5.2" must not match "8.5.20.x": compare up to the next dot
-    const bool same = trt && trt->is_string() && trt->as_string().compare(0, here.size(), here) == 0 &&
-                      (trt->as_string().size() == here.size() || trt->as_string()[here.size()] == '.');
+    // The library loaded at run time, not the headers compiled against: an
+    // application built with one TensorRT may run with another's libnvinfer.
+    const trt_version::Version loaded = trt_version::decode(getInferLibVersion());
+    const bool same = trt && trt->is_string() && trt_version::same_release(trt->as_string(), loaded);
     if (!same)
       throw ModelError(message(json_path, ": the engines were built with TensorRT ",
                                trt && trt->is_string() ? trt->as_string() : std::string("(not recorded)"),
-                               ", this library uses TensorRT ", here, "; rebuild them with `fassst-rt build`"));
+                               ", this process runs TensorRT ", trt_version::to_string(loaded),
+                               "; rebuild them with `fassst-rt build`"));
     const json::Value* cc = doc.find("compute_capability");
     int device = 0;
     cuda::check(cudaGetDevice(&device), "cudaGetDevice");
@@ -223,7 +249,7 @@ class TensorRTBackend : public Backend {
     for (size_t i = 0; i < shape.size(); ++i) d.d[i] = static_cast<std::remove_reference<decltype(d.d[0])>::type>(shape[i]);  // int32 in 8.x, int64 in 10.x
     if (!ctx.setInputShape(name, d) || !ctx.setTensorAddress(name, ptr))
       throw BackendError(message(path_, ": input '", name, "' refused (outside the engine's optimisation profile?): ",
-                                 logger_.last_error));
+                                 Logger::last_error()));
   }
 
   void tail_on_device(void* d_features, int64_t count, float* logits) {
@@ -233,8 +259,8 @@ class TensorRTBackend : public Backend {
     const size_t out_bytes = static_cast<size_t>(count * 4 * s1 * s1) * sizeof(float);
     void* d_logits = logits_.get(out_bytes);
     if (!ctx.setTensorAddress("masks", d_logits))
-      throw BackendError(message(tail_path_, ": setTensorAddress('masks') failed: ", logger_.last_error));
-    if (!ctx.enqueueV3(stream_)) throw BackendError(message(tail_path_, ": enqueueV3 failed: ", logger_.last_error));
+      throw BackendError(message(tail_path_, ": setTensorAddress('masks') failed: ", Logger::last_error()));
+    if (!ctx.enqueueV3(stream_)) throw BackendError(message(tail_path_, ": enqueueV3 failed: ", Logger::last_error()));
     cuda::check(cudaMemcpyAsync(logits, d_logits, out_bytes, cudaMemcpyDeviceToHost, stream_), "copy mask logits");
     cuda::check(cudaStreamSynchronize(stream_), "tail engine");
   }
@@ -249,7 +275,6 @@ class TensorRTBackend : public Backend {
   std::string path_, tail_path_;
   int64_t max_frame_batch_ = 0, max_tail_batch_ = 0;
   ModelMetadata meta_;
-  Logger logger_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   Engine frame_, tail_;
   cudaStream_t stream_ = nullptr;

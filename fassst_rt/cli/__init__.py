@@ -20,6 +20,7 @@ VERBS = {
     "track": ("fassst_rt.cli.track", "segment and track a video, a camera or a stream (ids across frames)"),
     "info": ("fassst_rt.cli.info", "show a model's metadata, graphs' inputs and outputs, classes and file sizes"),
     "export": ("fassst_rt.cli.export", "export a checkpoint to NAME.onnx + NAME.tail.onnx"),
+    "quantize": ("fassst_rt.cli.quantize", "an INT8 model (CPU or TensorRT form) calibrated on real frames"),
     "build": ("fassst_rt.cli.build", "build TensorRT engines from an exported ONNX model"),
     "train": ("fassst_rt.cli.train", "train a model (PyTorch)"),
     "eval": ("fassst_rt.cli.eval", "COCO bbox/segm AP of a model on a data set"),
@@ -77,6 +78,7 @@ _INSTALL_HINTS = {
     "train": "install fassst_rt[train] on Python >= 3.10",
     "eval": "install fassst_rt[cpu,data] (or [gpu,data])",
     "data": "install fassst_rt[data]",
+    "quantize": "install fassst_rt[cpu,quantize] (onnx and onnxruntime)",
     "build": "install TensorRT and cuda-python (docs/tensorrt.md)",
 }
 

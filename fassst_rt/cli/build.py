@@ -17,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     precision.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
                            help="FP16 engines (default on GPUs with fast FP16: Xavier, Orin, Turing+)")
     precision.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
-                           help="FP32 engines (default on compute capability 6.1, e.g. GTX 1080 Ti)")
+                           help="FP32 engines, TF32 off (default on compute capability 6.1, e.g. GTX 1080 Ti)")
+    precision.add_argument("--int8", dest="precision", action="store_const", const="int8",
+                           help="INT8 engines from a model made by `fassst-rt quantize --target tensorrt` "
+                                "(the default for such a model)")
     parser.add_argument("--workspace", type=int, default=DEFAULT_WORKSPACE_MB, metavar="MB",
                         help="builder workspace limit in MB (default %(default)s)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,

@@ -68,8 +68,20 @@ def run(args) -> int:
                 print("{:<11s} in  {} {} {}".format(name, i.name, i.shape, i.type))
             for o in session.get_outputs():
                 print("{:<11s} out {} {} {}".format(name, o.name, o.shape, o.type))
+        precision = m.extra.get("precision")
+        if isinstance(precision, dict):  # fassst-rt quantize
+            calib = precision.get("calibration", {})
+            print("precision   {} weights, {} activations (--target {}), calibrated ({}) on {} frames of {}: "
+                  "{} frame-graph and {} tail inputs; in float: {}".format(
+                      precision.get("weights"), precision.get("activations"), precision.get("target"),
+                      calib.get("method"), len(calib.get("frames", [])), calib.get("source"),
+                      calib.get("frame_inputs"), calib.get("tail_inputs"),
+                      ", ".join(precision.get("float_layers", {}).get("roles", [])) or "nothing"))
+        else:
+            print("precision   float32")
         for key, value in sorted(m.extra.items()):
-            print("{:<11s} {}".format(key, json.dumps(value)[:200]))
+            if key != "precision":
+                print("{:<11s} {}".format(key, json.dumps(value)[:200]))
     finally:
         backend.close()
     return 0

@@ -40,6 +40,7 @@ from ..backends.base import Backend, FrameOutputs, ModelError
 from ..model_files import FRAME_INPUT, FRAME_OUTPUTS, PYRAMID_OUTPUTS, TAIL_INPUT, TAIL_OUTPUT, plan_paths
 from . import compat as trt_compat
 from . import cuda_memory as cm
+from .chunks import plan_chunks
 from .plan import compatibility_problems, onnx_path_of, read_sidecar, rebuild_command
 
 if TYPE_CHECKING:
@@ -128,22 +129,22 @@ class _Engine:
     all its tensors, grown on demand. Batches larger than the profile's
     maximum run as several enqueues over consecutive rows of the same buffers."""
 
-    def __init__(self, runtime: "trt.Runtime", path: str, input_name: str, max_rows: int,
-                 log: trt_compat.LogRecord, rebuild: str) -> None:
+    def __init__(self, runtime: "trt.Runtime", path: str, input_name: str, max_rows: int, rebuild: str) -> None:
         import tensorrt as trt
 
+        log, mark = trt_compat.errors(), trt_compat.errors().mark()
         self.path = path
         with open(path, "rb") as f:
             data = f.read()
         engine = runtime.deserialize_cuda_engine(data)
         if engine is None:
             raise ModelError("{}: TensorRT cannot deserialize this engine ({}); rebuild it with: {}".format(
-                path, log.summary(), rebuild))
+                path, log.summary(mark), rebuild))
         self.engine = engine  # type: Optional[trt.ICudaEngine]
         context = engine.create_execution_context()
         if context is None:
             raise ModelError("{}: TensorRT cannot create an execution context ({}); is the GPU out of "
-                             "memory?".format(path, log.summary()))
+                             "memory?".format(path, log.summary(mark)))
         self.context = context  # type: Optional[trt.IExecutionContext]
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -157,7 +158,7 @@ class _Engine:
             raise ModelError("{}: input '{}' has dynamic dimensions besides the batch axis: {}".format(
                 path, input_name, dims(engine.get_tensor_shape(input_name))))
         if not context.set_input_shape(input_name, tuple([1] + input_rows)):
-            raise ModelError("{}: the engine refuses a batch of 1 ({})".format(path, log.summary()))
+            raise ModelError("{}: the engine refuses a batch of 1 ({})".format(path, log.summary(mark)))
         self.tensors = {}  # type: Dict[str, _TensorInfo]
         for name in names:
             shape = dims(context.get_tensor_shape(name))
@@ -168,6 +169,7 @@ class _Engine:
             self.tensors[name] = _TensorInfo(name, dtype, shape[1:], name == input_name)
         self.capacity = 0
         self.buffers = {}  # type: Dict[str, cm.DeviceBuffer]
+        self._staging = {}  # type: Dict[str, cm.DeviceBuffer]  # aligned scratch for misaligned chunks (chunks.py)
         self._bound = None  # type: Optional[Tuple[int, int, int]]
 
     def reserve(self, rows: int) -> None:
@@ -187,12 +189,21 @@ class _Engine:
 
     def enqueue(self, rows: int, stream: cm.Stream) -> None:
         """Runs the engine on rows [0, rows) of the buffers, in chunks of at
-        most the profile's maximum, asynchronously on ``stream``."""
+        most the profile's maximum, asynchronously on ``stream``; a tensor
+        whose chunk would start at an address TensorRT refuses goes through
+        an aligned scratch buffer (fassst_rt/tensorrt/chunks.py)."""
         context = self.context
         if context is None:
             raise RuntimeError("{}: the backend is closed".format(self.path))
-        for start in range(0, rows, self.max_rows):
-            count = min(self.max_rows, rows - start)
+        row_nbytes = {name: info.row_nbytes for name, info in self.tensors.items()}
+        for chunk in plan_chunks(rows, self.max_rows, row_nbytes):
+            start, count = chunk.start, chunk.rows
+            for name in chunk.staged:
+                if name not in self._staging:
+                    self._staging[name] = cm.DeviceBuffer(self.max_rows * row_nbytes[name])
+                if self.tensors[name].is_input:
+                    cm.copy_on_device(self._staging[name].ptr, self.ptr(name, start), count * row_nbytes[name],
+                                      stream)
             # TensorRT's advice: touch shapes and addresses only when they change.
             if self._bound != (start, count, self.capacity):
                 shape = (count,) + self.tensors[self.input_name].row_shape
@@ -200,16 +211,22 @@ class _Engine:
                     raise ModelError("{}: the engine refuses input shape {} (profile max batch {})".format(
                         self.path, shape, self.max_rows))
                 for name in self.tensors:
-                    if not context.set_tensor_address(name, self.ptr(name, start)):
+                    address = self._staging[name].ptr if name in chunk.staged else self.ptr(name, start)
+                    if not context.set_tensor_address(name, address):
                         raise RuntimeError("{}: set_tensor_address('{}') failed".format(self.path, name))
                 self._bound = (start, count, self.capacity)
             if not context.execute_async_v3(stream.handle):
                 raise RuntimeError("{}: execute_async_v3 failed for {} rows".format(self.path, count))
+            for name in chunk.staged:
+                if not self.tensors[name].is_input:
+                    cm.copy_on_device(self.ptr(name, start), self._staging[name].ptr, count * row_nbytes[name],
+                                      stream)
 
     def _free(self) -> None:
-        for buffer in self.buffers.values():
+        for buffer in list(self.buffers.values()) + list(self._staging.values()):
             buffer.close()
         self.buffers = {}
+        self._staging = {}
         self.capacity = 0
 
     def close(self) -> None:
@@ -310,13 +327,12 @@ class TensorRTBackend(Backend):
     def _open(self, gpu: cm.DeviceInfo, fuse_on_device: Optional[bool]) -> None:
         import tensorrt as trt
 
-        self._log = trt_compat.LogRecord()
-        self._logger = trt_compat.make_logger(self._log)
-        self._runtime = trt.Runtime(self._logger)
+        # TensorRT keeps one logger per process: always the same one (compat.process_logger)
+        self._runtime = trt.Runtime(trt_compat.process_logger())
         self._stream = cm.Stream()
         rebuild = rebuild_command(self.plan, self.path)
-        self._frame = _Engine(self._runtime, self.path, FRAME_INPUT, self.plan.frame.max[0], self._log, rebuild)
-        self._tail = _Engine(self._runtime, self.tail_path, TAIL_INPUT, self.plan.tail.max[0], self._log, rebuild)
+        self._frame = _Engine(self._runtime, self.path, FRAME_INPUT, self.plan.frame.max[0], rebuild)
+        self._tail = _Engine(self._runtime, self.tail_path, TAIL_INPUT, self.plan.tail.max[0], rebuild)
         self._check_io()
         self.fuse_location, why = self._choose_fuse(fuse_on_device)
         if fuse_on_device and self.fuse_location != "device":

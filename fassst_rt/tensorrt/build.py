@@ -5,17 +5,23 @@ Builds the frame engine (``NAME.plan``) and the tail engine
 and ONNX parser, on the device that will run them, and writes
 ``NAME.plan.json`` beside them (fassst_rt/tensorrt/plan.py).
 
-- precision: ``--fp16`` / ``--fp32``; by default FP16 where the GPU is fast at
-  it (Xavier 7.2, Orin 8.7, Turing and newer) and FP32 where it is not
-  (compute capability 6.1: GTX 10xx / 1080 Ti). TensorRT 11 has no FP16
-  builder flag: FP32 there.
-- profiles: frame engine 1..--max-batch inputs, tail engine K = 1..n.
+- precision: ``--fp16`` / ``--fp32`` / ``--int8``; by default FP16 where the
+  GPU is fast at it (Xavier 7.2, Orin 8.7, Turing and newer) and FP32 where it
+  is not (compute capability 6.1: GTX 10xx / 1080 Ti), and INT8 for a model
+  made by ``fassst-rt quantize --target tensorrt`` (explicit quantization: the
+  graph's Q/DQ operators carry the scales, no calibrator). The same options
+  on every TensorRT: how each is obtained per version is
+  ``compat.build_settings`` (FP16 on TensorRT 11 comes from an FP16-typed copy
+  of the graphs, ``fp16_graph.py``; ``--fp32`` turns TF32 off).
+- profiles: frame engine 1..--max-batch inputs (tuned for --max-batch: tiled
+  frames run full batches), tail engine K = 1..n.
 - engine cache: engines are stored under a key of model hash + TensorRT
   version + compute capability + precision + profiles; an output whose
   sidecar already has the key is left alone, a cached pair is copied, and
   anything else is built. A change of any part of the key rebuilds.
 - timing cache: one per TensorRT version and GPU architecture, shared by all
-  builds, which makes rebuilds much faster.
+  builds, which makes rebuilds much faster; one TensorRT cannot read (from
+  another version, or damaged) is set aside and the build goes on without it.
 
 TensorRT is imported only when a build starts: without it, the command says
 so in one line.
@@ -24,18 +30,20 @@ so in one line.
 import json
 import os
 import shutil
+import tempfile
 import time
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..atomic import atomic_copy, atomic_write_bytes, atomic_write_text, staged_files
 from ..backends.base import ModelError
 from ..metadata import MetadataError, ModelMetadata
+from ..quantize.targets import is_tensorrt_int8, precision_of
 from ..model_files import FRAME_INPUT, METADATA_KEY, TAIL_INPUT, PlanPaths, plan_paths, tail_onnx_path
 from . import compat as trt_compat
 from . import cuda_memory as cm
 from .backend import runtime_problems
-from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, model_hash, profiles_for,
-                   read_sidecar, relative_to, sha256_file, sidecar_document)
+from .plan import (DEFAULT_MAX_BATCH, DEFAULT_WORKSPACE_MB, cache_key, default_precision, has_fast_fp16, model_hash,
+                   profiles_for, read_sidecar, relative_to, sha256_file, sidecar_document)
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -142,15 +150,39 @@ def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
 
 # ------------------------------------------------------------------ building
 
-def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]], precision: str,
-                 workspace_mb: int, timing_cache: bytes, report: Report) -> Tuple[bytes, bytes]:
+def check_precision(metadata: ModelMetadata, precision: str, compute_capability: Optional[Tuple[int, int]],
+                    source: str) -> None:
+    """Whether ``precision`` can be built from this model (and, given its
+    compute capability, on this GPU): INT8 needs the ``--target tensorrt``
+    form of ``fassst-rt quantize`` (a float graph has no scales; the ``cpu``
+    form's unsigned, asymmetric activations are not what TensorRT accepts)
+    and a GPU with INT8; a quantized graph builds as INT8 only."""
+    record = precision_of(metadata)
+    if precision == "int8":
+        if not is_tensorrt_int8(metadata):
+            what = ("a float model" if record is None else
+                    "quantized for --target {}".format(record.get("target")))
+            raise ValueError("--int8: {} is {}; make the TensorRT form first: fassst-rt quantize {} "
+                             "-o NAME_int8.onnx --target tensorrt --calib TRAINING_FRAMES".format(source, what, source))
+        if compute_capability is not None and not trt_compat.has_int8(compute_capability):
+            raise ValueError("--int8: this GPU (compute capability {}.{}) has no INT8 arithmetic; build the float "
+                             "model with --fp16 or --fp32".format(*compute_capability))
+    elif record is not None:
+        raise ValueError("--{}: {} is an INT8 model (quantized for --target {}); build it with --int8, or build "
+                         "the float model it came from".format(precision, source, record.get("target")))
+
+
+def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]],
+                 settings: trt_compat.BuildSettings, workspace_mb: int, timing_cache: bytes,
+                 report: Report) -> Tuple[bytes, bytes]:
     """One engine from one ONNX graph: (serialized engine, updated timing cache)."""
     import tensorrt as trt
 
-    log = trt_compat.LogRecord()
-    logger = trt_compat.make_logger(log, echo=report)
+    log = trt_compat.errors()
+    mark = log.mark()
+    logger = trt_compat.process_logger()
     builder = trt.Builder(logger)
-    network = builder.create_network(trt_compat.network_flags())
+    network = builder.create_network(trt_compat.network_flags(settings.strongly_typed))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(onnx_path):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -167,11 +199,11 @@ def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]],
                                                     ", ".join(map(str, profile["max"][1:]))))
     config = builder.create_builder_config()
     trt_compat.set_workspace(config, int(workspace_mb) << 20)
-    trt_compat.set_precision(config, precision)
+    trt_compat.apply_settings(config, settings)
     optimization = builder.create_optimization_profile()
     optimization.set_shape(input_name, trt.Dims(profile["min"]), trt.Dims(profile["opt"]), trt.Dims(profile["max"]))
     config.add_optimization_profile(optimization)
-    cache = config.create_timing_cache(timing_cache)
+    cache = usable_timing_cache(config.create_timing_cache, timing_cache, report)
     # ignore_mismatch=False: a cache from another GPU or TensorRT is refused
     # by TensorRT itself (it is keyed by both already).
     config.set_timing_cache(cache, False)
@@ -182,8 +214,63 @@ def build_engine(onnx_path: str, input_name: str, profile: Dict[str, List[int]],
     serialized = builder.build_serialized_network(network, config)
     del monitor
     if serialized is None:
-        raise RuntimeError("{}: TensorRT could not build an engine: {}".format(onnx_path, log.summary()))
+        raise RuntimeError("{}: TensorRT could not build an engine: {}".format(onnx_path, log.summary(mark)))
     return bytes(serialized), bytes(config.get_timing_cache().serialize())
+
+
+CacheT = TypeVar("CacheT")
+
+
+def usable_timing_cache(create: Callable[[bytes], Optional[CacheT]], data: bytes, report: Report) -> CacheT:
+    """A timing cache made by ``create`` (``IBuilderConfig.create_timing_cache``)
+    from ``data``; when TensorRT cannot read ``data`` (damaged, or written by
+    another version: it raises or returns None, depending on the version), a
+    fresh empty cache instead, said in the build log. The build never fails
+    over its cache."""
+    if data:
+        try:
+            cache = create(data)
+        except (TypeError, RuntimeError, ValueError) as exc:
+            cache, why = None, "{}: {}".format(type(exc).__name__, exc)
+        else:
+            why = "TensorRT returned no cache"
+        if cache is not None:
+            return cache
+        report("  the timing cache is unreadable ({}); building without it (it is rewritten after the build)"
+               .format(why))
+    cache = create(b"")
+    if cache is None:
+        raise RuntimeError("TensorRT cannot create an empty timing cache")
+    return cache
+
+
+def read_timing_cache(path: str, report: Report) -> bytes:
+    """The timing cache file's bytes, or b"" when there is none or it cannot
+    be read (then the build goes on without one)."""
+    if not os.path.exists(path):
+        return b""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        report("  timing cache {} cannot be read ({}); building without it".format(path, exc))
+        return b""
+    report("  timing cache {} ({} kB)".format(path, len(data) // 1024))
+    return data
+
+
+def fp16_copy(onnx_path: str, folder: str) -> str:
+    """An FP16-typed copy of ``onnx_path`` in ``folder`` (TensorRT 11)."""
+    try:
+        import onnx  # noqa: F401  # the converter's only dependency
+    except ImportError:
+        raise RuntimeError("--fp16 on TensorRT 11 builds from an FP16-typed copy of the graphs, which needs the "
+                           "onnx package: pip install onnx (or build with --fp32)") from None
+    from .fp16_graph import convert_file
+
+    dest = os.path.join(folder, os.path.basename(onnx_path))
+    convert_file(onnx_path, dest)
+    return dest
 
 
 def _cached(entry: str, key: str) -> Optional[Tuple[str, str]]:
@@ -215,7 +302,8 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
     """``fassst-rt build``: the frame and tail engines of the exported model
     ``onnx`` (NAME.onnx, NAME.tail.onnx beside it) and their sidecar, written
     to ``output`` (default NAME.plan beside the ONNX file). ``precision``
-    "fp16" / "fp32", None for this GPU's default. The engine cache (under
+    "fp16" / "fp32" / "int8", None for the default (INT8 for a quantized
+    model, else this GPU's). The engine cache (under
     ``cache_dir``, default :func:`default_cache_dir`) is read and filled unless
     ``no_cache``; ``force`` builds even when the output is up to date or
     cached. Progress lines go to ``report``. Returns 0."""
@@ -227,6 +315,8 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
     plan = output or os.path.splitext(frame_onnx)[0] + ".plan"
     paths = plan_paths(plan)
     profiles = profiles_for(metadata, max_batch)
+    if precision:  # the model's side first: no TensorRT needed to know it cannot work
+        check_precision(metadata, precision, None, frame_onnx)
 
     # What is missing to build here, all at once, before any TensorRT object exists.
     version, problems = runtime_problems()
@@ -243,16 +333,16 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
     if precision:
         source = "option"
     else:
-        precision, source = default_precision(gpu.compute_capability, version), "default"
-    if precision == "fp16" and not trt_compat.builder_supports_fp16():
-        raise ValueError("--fp16: TensorRT {} has no FP16 builder flag (11.x builds strongly typed networks); "
-                         "use --fp32".format(version))
+        precision = default_precision(gpu.compute_capability, version, quantized=precision_of(metadata) is not None)
+        source = "default"
+    check_precision(metadata, precision, gpu.compute_capability, frame_onnx)
+    settings = trt_compat.build_settings(version, precision, has_fast_fp16(gpu.compute_capability))
     key = cache_key(model_hash(frame_sha, tail_sha), version, gpu.compute_capability, precision, profiles)
     cc = "{}.{}".format(*gpu.compute_capability)
     report("fassst-rt build: {} -> {}".format(frame_onnx, paths.frame))
     report("  TensorRT {}, {} (compute capability {}), {}{}".format(
         version, gpu.name, cc, precision, " (this GPU's default)" if source == "default" else ""))
-    report("  cache key {}".format(key))
+    report("  {}; cache key {}".format(settings.note, key))
 
     if not force and _up_to_date(paths.frame, key):
         report("up to date: {} already holds these engines".format(paths.sidecar))
@@ -271,7 +361,7 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
             shutil.copyfile(cached[0], staged_frame)
             shutil.copyfile(cached[1], staged_tail)
         else:
-            _build_both(frame_onnx, tail_onnx, staged_frame, staged_tail, paths, profiles, precision,
+            _build_both(frame_onnx, tail_onnx, staged_frame, staged_tail, paths, profiles, settings,
                         workspace_mb, version, gpu.compute_capability, cache_dir, no_cache, report)
             if not no_cache:
                 _store_in_cache(entry, key, staged_frame, staged_tail)
@@ -281,7 +371,10 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
             profiles=profiles, frame_file=os.path.basename(paths.frame), frame_sha256=sha256_file(staged_frame),
             tail_file=os.path.basename(paths.tail), tail_sha256=sha256_file(staged_tail),
             frame_onnx=relative_to(frame_onnx, folder), frame_onnx_sha256=frame_sha,
-            tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha)
+            tail_onnx=relative_to(tail_onnx, folder), tail_onnx_sha256=tail_sha,
+            extra={"builder": {"strongly_typed": settings.strongly_typed, "flags_set": list(settings.set_flags),
+                               "flags_cleared": list(settings.clear_flags), "fp16_graph": settings.fp16_graph,
+                               "note": settings.note}})
         with open(staged_sidecar, "w", encoding="utf-8") as f:
             f.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         read_sidecar(staged_frame)  # what the runtime will check, checked before anything takes its place
@@ -291,29 +384,31 @@ def build_engines(onnx: str, output: Optional[str] = None, precision: Optional[s
 
 
 def _build_both(frame_onnx: str, tail_onnx: str, frame_out: str, tail_out: str, paths: PlanPaths,
-                profiles: Dict[str, Dict[str, List[int]]], precision: str, workspace_mb: int, version: str,
-                compute_capability: Tuple[int, int], cache_dir: str, no_cache: bool, report: Report) -> None:
-    """Builds the frame and tail engines into ``frame_out`` and ``tail_out``,
-    with the shared timing cache (read, and written back atomically unless
-    ``no_cache``)."""
+                profiles: Dict[str, Dict[str, List[int]]], settings: trt_compat.BuildSettings, workspace_mb: int,
+                version: str, compute_capability: Tuple[int, int], cache_dir: str, no_cache: bool,
+                report: Report) -> None:
+    """Builds the frame and tail engines into ``frame_out`` and ``tail_out``
+    (from FP16-typed copies of the graphs where ``settings`` say so), with
+    the shared timing cache (read when readable, and written back atomically
+    unless ``no_cache``)."""
     timing_path = os.path.join(cache_dir, "timing", "trt{}-sm{}{}.cache".format(
         version, compute_capability[0], compute_capability[1]))
-    timing = b""
-    if not no_cache and os.path.isfile(timing_path):
-        with open(timing_path, "rb") as cache_file:
-            timing = cache_file.read()
-        report("  timing cache {} ({} kB)".format(timing_path, len(timing) // 1024))
-    for step, (which, onnx_path, input_name, out, shown) in enumerate(
-            (("frame", frame_onnx, FRAME_INPUT, frame_out, paths.frame),
-             ("tail", tail_onnx, TAIL_INPUT, tail_out, paths.tail)), 1):
-        t0 = time.monotonic()
-        report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
-        engine, timing = build_engine(onnx_path, input_name, profiles[which], precision, workspace_mb,
-                                      timing, report)
-        with open(out, "wb") as f:
-            f.write(engine)
-        report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
-            step, which, shown, len(engine) / 1e6, time.monotonic() - t0))
+    timing = b"" if no_cache else read_timing_cache(timing_path, report)
+    with tempfile.TemporaryDirectory(prefix="fassst-build-") as work, trt_compat.echo_to(report):
+        sources = [("frame", frame_onnx, FRAME_INPUT, frame_out, paths.frame),
+                   ("tail", tail_onnx, TAIL_INPUT, tail_out, paths.tail)]
+        if settings.fp16_graph:
+            sources = [(which, fp16_copy(onnx_path, work), name, out, shown)
+                       for which, onnx_path, name, out, shown in sources]
+        for step, (which, onnx_path, input_name, out, shown) in enumerate(sources, 1):
+            t0 = time.monotonic()
+            report("[{}/2] building the {} engine from {} ...".format(step, which, onnx_path))
+            engine, timing = build_engine(onnx_path, input_name, profiles[which], settings, workspace_mb,
+                                          timing, report)
+            with open(out, "wb") as f:  # a staged file: renamed into place with the others
+                f.write(engine)
+            report("[{}/2] {} engine: {} ({:.1f} MB) in {:.0f} s".format(
+                step, which, shown, len(engine) / 1e6, time.monotonic() - t0))
     if not no_cache:
         atomic_write_bytes(timing_path, timing)
 

@@ -9,8 +9,11 @@ manager use; every CUDA status becomes a :class:`CudaError` in one place
 
 cuda-python is imported as ``cuda.bindings.runtime`` (cuda-python 12.6 on)
 or ``cuda.cudart`` (older releases, e.g. 11.8 for JetPack 5's CUDA 11.4).
-Choose the cuda-python major version of the CUDA driver: ``cuda-python<12``
-for CUDA 11.x, ``<13`` for 12.x. pycuda is a possible fallback for machines
+Choose the cuda-python major version of the CUDA driver: for CUDA 11.x
+(JetPack 5) exactly ``cuda-python==11.8.2`` (the last 11.x release with
+Python 3.8 wheels of its own; JetPack's stock pip 20.0.2 cannot resolve
+``cuda-python<12``, whose newer releases depend on cuda-bindings wheels that
+do not exist for Python 3.8), ``<13`` for 12.x. pycuda is a possible fallback for machines
 without cuda-python; it is not wired in (docs/tensorrt.md).
 
 Nothing is imported at module level: the module imports on machines without
@@ -22,8 +25,10 @@ from typing import Any, NamedTuple, Optional, Tuple, TypeVar
 
 import numpy as np
 
-CUDA_PYTHON_HINT = ("pip install cuda-python (its major version must match the CUDA driver: "
-                    "'cuda-python<12' for CUDA 11.x such as JetPack 5, '<13' for CUDA 12.x)")
+# The exact JetPack 5 command, also in docs/tensorrt.md (tests/test_tensorrt_nogpu.py keeps them equal).
+JETPACK5_CUDA_PYTHON = 'python3 -m pip install "cuda-python==11.8.2"'
+CUDA_PYTHON_HINT = ("install cuda-python, its major version matching the CUDA driver: on JetPack 5 (CUDA 11.4, "
+                    "Python 3.8) `{}`; for CUDA 12.x `pip install \"cuda-python<13\"`".format(JETPACK5_CUDA_PYTHON))
 
 
 class CudaError(RuntimeError):
@@ -251,3 +256,11 @@ def copy_to_host(dst: np.ndarray, src_ptr: int, stream: Stream, nbytes: Optional
     if count:
         check(rt.cudaMemcpyAsync(dst.ctypes.data, src_ptr, count, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
                                  stream.handle), "cudaMemcpyAsync device -> host ({} bytes)".format(count))
+
+
+def copy_on_device(dst_ptr: int, src_ptr: int, nbytes: int, stream: Stream) -> None:
+    """Asynchronous device -> device copy of ``nbytes`` (no alignment needed)."""
+    rt = _rt()
+    if nbytes:
+        check(rt.cudaMemcpyAsync(dst_ptr, src_ptr, int(nbytes), rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice,
+                                 stream.handle), "cudaMemcpyAsync device -> device ({} bytes)".format(nbytes))

@@ -27,7 +27,7 @@ from .compat import parse_version
 
 SIDECAR_FORMAT = "fassst-tensorrt"
 SIDECAR_VERSION = 1
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_MAX_BATCH = 8       # frames (or tiles) per frame-engine call; larger batches run in chunks
 DEFAULT_WORKSPACE_MB = 1024
 
@@ -44,11 +44,14 @@ def has_fast_fp16(compute_capability: Tuple[int, int]) -> bool:
     return cc in ((5, 3), (6, 0), (6, 2)) or cc >= (7, 0)
 
 
-def default_precision(compute_capability: Tuple[int, int], tensorrt_version: str) -> str:
-    """FP16 where the GPU is fast at it and the builder can still be asked
-    for it (TensorRT 11 dropped the FP16 builder flag), else FP32."""
-    if parse_version(tensorrt_version)[0] >= 11:
-        return "fp32"
+def default_precision(compute_capability: Tuple[int, int], tensorrt_version: str, quantized: bool = False) -> str:
+    """INT8 for a quantized model (the only precision its Q/DQ graph builds
+    in); otherwise FP16 where the GPU is fast at it, else FP32. The same on
+    every TensorRT version (on 11.x FP16 comes from an FP16-typed copy of the
+    graphs: compat.build_settings)."""
+    parse_version(tensorrt_version)  # a malformed version is an error here too
+    if quantized:
+        return "int8"
     return "fp16" if has_fast_fp16(compute_capability) else "fp32"
 
 
@@ -77,14 +80,16 @@ def cache_key(model_sha256: str, tensorrt_version: str, compute_capability: Tupl
 
 def profiles_for(metadata: ModelMetadata, max_batch: int = DEFAULT_MAX_BATCH) -> Dict[str, Dict[str, List[int]]]:
     """Optimization profiles of the two engines. Frame engine: 1..max_batch
-    inputs of (3, S, S). Tail engine: K = 1..n selected instances (n = S*S
+    inputs of (3, S, S), tuned for max_batch: a tiled frame (the shipped
+    model tiles every frame larger than its input) runs full batches, and
+    TensorRT picks its kernels for the opt shape. Tail engine: K = 1..n selected instances (n = S*S
     grid cells, the most one input can hold), tuned for n/2; calls with more
     instances (batches of frames) run in chunks of n."""
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
         raise ValueError("max_batch must be an integer >= 1, got {!r}".format(max_batch))
     s, m, s1, n = metadata.input_size, metadata.mask_channels, metadata.roi_size, metadata.num_cells
     return {
-        "frame": {"min": [1, 3, s, s], "opt": [1, 3, s, s], "max": [max_batch, 3, s, s]},
+        "frame": {"min": [1, 3, s, s], "opt": [max_batch, 3, s, s], "max": [max_batch, 3, s, s]},
         "tail": {"min": [1, m, s1, s1], "opt": [max(1, n // 2), m, s1, s1], "max": [n, m, s1, s1]},
     }
 
