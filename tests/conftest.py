@@ -115,13 +115,3 @@ def huge_png_header(path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
 
-
-def subprocess_env():
-    """The environment for a subprocess that must import the fassst_rt under
-    test: the folder holding the imported package first on PYTHONPATH (the
-    checkout of an editable install, or the site-packages of an installed
-    wheel, whose checkout has no compiled core)."""
-    import os
-    import fassst_rt
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(fassst_rt.__file__)))
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH")) if p))
