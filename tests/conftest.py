@@ -102,16 +102,3 @@ def fuse_tolerance(reference):
 def rng(request):
     # A seed per test, stable across runs, printed on failure by -ra.
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
-
-
-def huge_png_header(path):
-    """A valid PNG signature and header claiming 100000 x 100000 pixels: OpenCV
-    raises cv2.error (CV_IO_MAX_IMAGE_PIXELS) instead of returning None."""
-    import struct
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
-

@@ -12,7 +12,7 @@ import pytest
 
 from fassst_rt import atomic
 
-from conftest import huge_png_header
+from support import huge_png_header
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,7 +87,7 @@ def test_a_process_killed_mid_write_leaves_the_old_file(tmp_path):
             time.sleep(60)
             f.write(b"n" * (1 << 20))
     """)
-    from subprocess_env import subprocess_env
+    from support import subprocess_env
     proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=subprocess_env())
     try:
         assert proc.stdout.readline().strip() == b"half written"

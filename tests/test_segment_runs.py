@@ -16,8 +16,7 @@ pytest.importorskip("onnxruntime", reason="the CLI runs ONNX models with onnxrun
 from fassst_rt import models  # noqa: E402
 from fassst_rt.model_files import tail_onnx_path  # noqa: E402
 
-from conftest import huge_png_header  # noqa: E402
-from subprocess_env import subprocess_env  # noqa: E402
+from support import huge_png_header, subprocess_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")

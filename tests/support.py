@@ -1,0 +1,28 @@
+"""Helpers several test files import (a module of their own: tests/conftest.py
+and tests/train/conftest.py are both importable as `conftest`, so helpers
+there would be found by luck of collection order)."""
+
+import os
+import zlib
+
+
+def subprocess_env():
+    """os.environ with the folder holding the imported package first on
+    PYTHONPATH: the checkout of an editable install, or the site-packages of
+    an installed wheel (whose checkout has no compiled core)."""
+    import fassst_rt
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(fassst_rt.__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH")) if p))
+
+
+def huge_png_header(path):
+    """A valid PNG signature and header claiming 100000 x 100000 pixels: OpenCV
+    raises cv2.error (CV_IO_MAX_IMAGE_PIXELS) instead of returning None."""
+    import struct
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
+
