@@ -88,7 +88,8 @@ def test_a_process_killed_mid_write_leaves_the_old_file(tmp_path):
             f.write(b"n" * (1 << 20))
     """)
     from support import subprocess_env
-    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=subprocess_env())
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, env=subprocess_env(),
+                            cwd=str(tmp_path.parent))  # not the checkout: it must not shadow the package under test
     try:
         assert proc.stdout.readline().strip() == b"half written"
         stale = leftovers(tmp_path)

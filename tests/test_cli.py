@@ -89,7 +89,9 @@ def test_inference_verbs_run_without_pytorch(image_file):
             "assert main(['info', sys.argv[1]]) == 0\n"
             "assert main(['segment', sys.argv[2], '--model', sys.argv[1]]) == 0\n"
             "sys.exit(main(['export', 'missing.pt', '-o', 'out.onnx']))\n")
-    r = subprocess.run([sys.executable, "-c", code, TINY, str(image_file)], capture_output=True, text=True)
+    # from the image's folder: the checkout must not shadow the package under test
+    r = subprocess.run([sys.executable, "-c", code, TINY, str(image_file)], capture_output=True, text=True,
+                       cwd=str(image_file.parent))
     assert "0: disc" in r.stdout and "instances" in r.stdout, r.stderr
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == ("fassst-rt export: needs a dependency that is missing (import of torch halted; "

@@ -16,6 +16,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("onnxruntime.quantization")
+pytest.importorskip("sympy", reason="fassst-rt quantize needs the quantize extra (sympy)")
 
 from fassst_rt import Segmenter  # noqa: E402
 from fassst_rt.hashing import sha256_file  # noqa: E402

@@ -616,6 +616,7 @@ def test_fp16_graph_keeps_float32_io_and_matches_float(tmp_path):
 def quantized_tiny(tmp_path_factory):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime.quantization")
+    pytest.importorskip("sympy", reason="fassst-rt quantize needs the quantize extra (sympy)")
     cv2 = pytest.importorskip("cv2")
     from fassst_rt.quantize import quantize_model
 

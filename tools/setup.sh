@@ -4,7 +4,7 @@
 #   bash tools/setup.sh            inference, data fetcher, benchmarks: .[cpu,data,bench]
 #                                  (a regular install: a copy of the package)
 #   bash tools/setup.sh --dev      + training, export, tests and the TensorRT static check:
-#                                  .[cpu,data,bench,train,test,typecheck] + tensorrt-stubs (--no-deps),
+#                                  .[cpu,data,bench,quantize,train,test,typecheck] + tensorrt-stubs (--no-deps),
 #                                  as an editable install: `import fassst_rt` runs this
 #                                  checkout's Python files, and the first import in each
 #                                  process rebuilds fassst_rt._C from csrc/ when a source
@@ -22,7 +22,7 @@ extras="cpu,data,bench"
 dev=0
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="cpu,data,bench,train,test,typecheck"; dev=1 ;;
+    --dev) extras="cpu,data,bench,quantize,train,test,typecheck"; dev=1 ;;
     *) echo "setup.sh: unknown option '$arg' (expected --dev)" >&2; exit 2 ;;
   esac
 done
