@@ -26,6 +26,8 @@ from fassst_rt.quantize.layers import frame_roles, tail_roles  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
+# subprocesses start here, not in the checkout, which would shadow the package under test
+OUTSIDE_CHECKOUT = os.path.dirname(TINY)
 SHIPPED = os.path.join(ROOT, "engines", "fassst_default.onnx")
 
 
@@ -279,25 +281,25 @@ def test_cli_quantize(tmp_path, frames_dir):
     run = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "quantize", TINY, "-o", str(out), "--calib",
                           str(frames_dir), "--target", "tensorrt", "--score-threshold", "0", "--no-progress",
                           "--float", "box_decode,tail_deconv"],
-                         capture_output=True, text=True, cwd=ROOT)
+                         capture_output=True, text=True, cwd=OUTSIDE_CHECKOUT)
     assert run.returncode == 0, run.stderr
     assert "kept in float: box_decode" in run.stdout and "tail_deconv (1 nodes)" in run.stdout
     assert "ConvTranspose" in ops_of(str(tail_onnx_path(str(out))))
     bad = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "quantize", TINY, "-o", str(out), "--calib",
-                          str(tmp_path / "nothing")], capture_output=True, text=True, cwd=ROOT)
+                          str(tmp_path / "nothing")], capture_output=True, text=True, cwd=OUTSIDE_CHECKOUT)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "fassst-rt quantize: error: --calib {}: no such file or folder (expected a folder of images, a COCO "
         ".json file or a video)".format(tmp_path / "nothing")]
     roles = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "quantize", TINY, "-o", str(out), "--calib",
-                            str(frames_dir), "--float", "head"], capture_output=True, text=True, cwd=ROOT)
+                            str(frames_dir), "--float", "head"], capture_output=True, text=True, cwd=OUTSIDE_CHECKOUT)
     assert roles.returncode == 1 and "--float: unknown layer role(s) head" in roles.stderr
 
 
 def test_info_says_the_precision(quantized):
     path, _ = quantized["cpu"]
     out = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "info", path], capture_output=True, text=True,
-                         cwd=ROOT)
+                         cwd=OUTSIDE_CHECKOUT)
     assert out.returncode == 0, out.stderr
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("precision")]
     calib = quantized["cpu"][1]["calibration"]
@@ -305,7 +307,7 @@ def test_info_says_the_precision(quantized):
                     "of {}: 6 frame-graph and {} tail inputs; in float: box_decode".format(
                         calib["source"], calib["tail_inputs"])]
     plain = subprocess.run([sys.executable, "-m", "fassst_rt.cli", "info", TINY], capture_output=True, text=True,
-                           cwd=ROOT)
+                           cwd=OUTSIDE_CHECKOUT)
     assert "precision   float32" in plain.stdout.splitlines()
 
 
