@@ -14,6 +14,15 @@ std::shared_ptr<py::object> hold(py::object o) {
   });
 }
 
+void close_quietly(const py::object& obj) {
+  py::object close = py::getattr(obj, "close", py::none());
+  try {
+    if (!close.is_none()) close();
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("close");
+  }
+}
+
 std::vector<int64_t> shape_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
 
 bool is_ndarray(const py::handle& h) { return py::isinstance<py::array>(h); }

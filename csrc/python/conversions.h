@@ -23,6 +23,11 @@ namespace py = pybind11;
 // (owners are dropped inside the core, where the GIL is not held).
 std::shared_ptr<py::object> hold(py::object o);
 
+// Calls obj.close() when it has one (a Python backend or source being
+// dropped); an error it raises is reported as unraisable, never thrown from
+// a destructor. The GIL must be held.
+void close_quietly(const py::object& obj);
+
 std::vector<int64_t> shape_of(const py::array& a);
 bool is_ndarray(const py::handle& h);
 

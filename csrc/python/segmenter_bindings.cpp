@@ -58,12 +58,7 @@ class PythonBackend : public Backend {
 
   ~PythonBackend() override {
     py::gil_scoped_acquire gil;
-    py::object close = py::getattr(backend_, "close", py::none());
-    try {
-      if (!close.is_none()) close();
-    } catch (py::error_already_set& e) {
-      e.discard_as_unraisable(__func__);
-    }
+    close_quietly(backend_);
     fuse_ = py::object();
     backend_ = py::object();
   }

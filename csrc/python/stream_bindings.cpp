@@ -35,12 +35,7 @@ class PythonSource : public FrameSource {
 
   ~PythonSource() override {
     py::gil_scoped_acquire gil;
-    py::object close = py::getattr(source_, "close", py::none());
-    try {
-      if (!close.is_none()) close();
-    } catch (py::error_already_set& e) {
-      e.discard_as_unraisable(__func__);
-    }
+    close_quietly(source_);
     source_ = py::object();
   }
 
