@@ -64,6 +64,10 @@ class Segmenter:
         num_threads: CPU threads of the backend and the core (None: all cores).
         max_batch: tiles per frame-graph call; a frame with more tiles runs in
             several calls, which bounds the memory a call holds.
+        memory_budget_mib: the working set a frame may make the pipeline hold
+            beyond the model (its 3-channel copy, one frame-graph call, one
+            tail call, its results). Calls shrink to fit; a frame that cannot
+            fit raises MemoryError before anything is allocated.
 
     Frames: (H, W, 3) uint8 in ``channel_order``; (H, W) or (H, W, 1) grey
     and (H, W, 4) frames (alpha dropped) are accepted too, and single-channel
@@ -78,11 +82,12 @@ class Segmenter:
     def __init__(self, path: Union[str, Backend], backend: str = "auto", device: str = "auto",
                  score_threshold: Optional[float] = None, nms_threshold: Optional[float] = None,
                  max_instances: Optional[int] = None, tile: TileSpec = None,
-                 channel_order: str = "bgr", num_threads: Optional[int] = None, max_batch: int = 16) -> None:
+                 channel_order: str = "bgr", num_threads: Optional[int] = None, max_batch: int = 16,
+                 memory_budget_mib: int = 1024) -> None:
         if channel_order not in ("bgr", "rgb"):
             raise ValueError("channel_order must be 'bgr' or 'rgb', got {!r}".format(channel_order))
         for name, value in (("num_threads", num_threads), ("max_instances", max_instances),
-                            ("max_batch", max_batch)):
+                            ("max_batch", max_batch), ("memory_budget_mib", memory_budget_mib)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
                 raise TypeError("{} must be an int, got {!r}".format(name, value))
         if num_threads is not None and num_threads < 1:
@@ -102,7 +107,8 @@ class Segmenter:
         self._streams = weakref.WeakSet()  # type: weakref.WeakSet
         try:
             self._core = _C.Segmenter(opened, self.metadata.to_json(), self.path, score_threshold, nms_threshold,
-                                      max_instances, *tile_arguments, int(num_threads or 0), int(max_batch))
+                                      max_instances, *tile_arguments, int(num_threads or 0), int(max_batch),
+                                      int(memory_budget_mib))
         except BaseException:
             opened.close()
             raise
@@ -146,6 +152,10 @@ class Segmenter:
     @property
     def max_batch(self) -> int:
         return self._core.max_batch
+
+    @property
+    def memory_budget_mib(self) -> int:
+        return self._core.memory_budget_mib
 
     @property
     def backend(self) -> Backend:

@@ -45,6 +45,8 @@ fassst_status guarded(Body&& body) {
     return fail(FASSST_ERROR_BACKEND, e.what());
   } catch (const fassst::CudaError& e) {
     return fail(FASSST_ERROR_CUDA, e.what());
+  } catch (const fassst::MemoryBudgetExceeded& e) {
+    return fail(FASSST_ERROR_OUT_OF_MEMORY, e.what());
   } catch (const std::bad_alloc&) {
     return fail(FASSST_ERROR_OUT_OF_MEMORY, "out of memory");
   } catch (const std::exception& e) {
@@ -98,6 +100,8 @@ void fassst_options_init(fassst_options* o) {
   o->tiling = -1;
   o->tile_size = 0;
   o->tile_overlap = -1;
+  o->max_batch = 0;
+  o->memory_budget_mib = 0;
 }
 
 fassst_status fassst_segmenter_create(const char* model_path, const fassst_options* options,
@@ -123,6 +127,8 @@ fassst_status fassst_segmenter_create(const char* model_path, const fassst_optio
                                                                                : fassst::Tiling::kOn;
     so.tile_size = o.tile_size;
     so.tile_overlap = o.tile_overlap;
+    if (o.max_batch != 0) so.max_batch = o.max_batch;
+    if (o.memory_budget_mib != 0) so.memory_budget_mib = o.memory_budget_mib;
     *out = new fassst_segmenter{fassst::Segmenter(model_path, so)};
   });
 }

@@ -41,12 +41,18 @@ Instances Segmenter::run(const ImageView& image, const TileSpec& tile) {
   Impl& impl = checked();
   int size = impl.tile_size, overlap = impl.tile_overlap;
   if (tile.tiling != Tiling::kModelDefault) impl.resolve_tiling(tile, &size, &overlap);
+  const int64_t copy_bytes = frame_copy_bytes(image);
+  impl.memory.check_frames(message("image: a ", image.width, " x ", image.height, " frame"), copy_bytes);
   const Frame3 f = to_three_channels(image, impl.meta.uint16, "image");
-  return impl.run(f, size, overlap);
+  return impl.run(f, size, overlap, copy_bytes);
 }
 
 std::vector<Instances> Segmenter::run_batch(const std::vector<ImageView>& images) {
   Impl& impl = checked();
+  // the frames' copies are all held while the batch runs
+  int64_t copy_bytes = 0;
+  for (const ImageView& image : images) copy_bytes += frame_copy_bytes(image);
+  impl.memory.check_frames(message("images: a batch of ", images.size(), " frames"), copy_bytes);
   std::vector<Frame3> frames;
   for (size_t i = 0; i < images.size(); ++i)
     frames.push_back(to_three_channels(images[i], impl.meta.uint16, "images[" + std::to_string(i) + "]"));
@@ -56,7 +62,7 @@ std::vector<Instances> Segmenter::run_batch(const std::vector<ImageView>& images
   std::lock_guard<std::mutex> lock(impl.mutex);
   impl.require_idle();
   Timings total;
-  return impl.segment(crops, &total);
+  return impl.segment(crops, &total, false, copy_bytes);
 }
 
 void Segmenter::warmup(int runs) {
@@ -129,6 +135,9 @@ int Segmenter::max_instances() const { return checked().max_instances; }
 int Segmenter::tile_size() const { return checked().tile_size; }
 int Segmenter::tile_overlap() const { return impl_ && impl_->tile_size ? impl_->tile_overlap : 0; }
 int Segmenter::max_batch() const { return checked().max_batch; }
+int Segmenter::memory_budget_mib() const {
+  return static_cast<int>(checked().memory.budget_bytes() >> 20);
+}
 std::string Segmenter::backend_name() const {
   const Impl& impl = checked();
   impl.require_open();

@@ -15,6 +15,7 @@
 #include "core/errors.h"
 #include "core/frame_input.h"
 #include "core/letterbox.h"
+#include "core/memory_budget.h"
 #include "core/paste.h"
 #include "core/select.h"
 #include "core/thread_count.h"
@@ -102,6 +103,7 @@ struct Segmenter::Impl {
   int tile_overlap = 0;
   int num_threads = 0;
   int max_batch = 16;
+  MemoryBudget memory;
   bool streaming = false;  // a Stream runs the steps; calls are refused meanwhile
   std::mutex mutex;
 
@@ -113,6 +115,7 @@ struct Segmenter::Impl {
     if (o.max_batch < 1 || o.max_batch > kMaxBatchLimit)
       throw InvalidArgument(message("max_batch must be in [1, ", kMaxBatchLimit, "], got ", o.max_batch));
     max_batch = o.max_batch;
+    memory = MemoryBudget(o.memory_budget_mib, meta);
     num_threads = checked_num_threads("num_threads", o.num_threads);
     TileSpec spec{o.tiling, o.tile_size, o.tile_overlap};
     resolve_tiling(spec, &tile_size, &tile_overlap);
@@ -190,11 +193,14 @@ struct Segmenter::Impl {
     return out;
   }
 
-  // ROI feature fusion + tail for `count` rois, in calls the backend accepts;
-  // mask probabilities into `box_masks` (count x Sm x Sm).
-  void masks_of(const FrameOutputs& frame, const float* rois, int64_t count, float* box_masks) const {
+  // ROI feature fusion + tail for `count` rois, in calls the backend and the
+  // memory budget accept (the frame's copy holding `copy_bytes`); mask
+  // probabilities into `box_masks` (count x Sm x Sm).
+  void masks_of(const FrameOutputs& frame, const float* rois, int64_t count, float* box_masks,
+                int64_t copy_bytes) const {
     const int64_t area = static_cast<int64_t>(2 * meta.roi_size) * (2 * meta.roi_size);
-    const int64_t limit = backend->max_tail_batch() > 0 ? backend->max_tail_batch() : count;
+    int64_t limit = memory.instances_per_tail_call(copy_bytes);
+    if (backend->max_tail_batch() > 0) limit = std::min(limit, backend->max_tail_batch());
     for (int64_t start = 0; start < count; start += limit) {
       const int64_t k = std::min(limit, count - start);
       backend->fuse_and_tail(frame, rois + start * 5, k, box_masks + start * area);  // logits
@@ -212,7 +218,7 @@ struct Segmenter::Impl {
   // Stage 3 of a call: selection, ROI feature fusion + tail on the selected
   // instances, and one Instances per crop in the crop's pixels.
   std::vector<Instances> finish(const Crop* crops, const NetworkInput& in, const FrameOutputs& frame,
-                                bool force_tail, Timings* timings) {
+                                bool force_tail, Timings* timings, int64_t copy_bytes = 0) {
     const auto t2 = Clock::now();
     Selections sel = select(frame, in.batch);
     const auto t3 = Clock::now();
@@ -224,11 +230,11 @@ struct Segmenter::Impl {
       const float s = static_cast<float>(in.size);
       std::vector<float> one = {0.0f, 0.0f, 0.0f, s / 2, s / 2};
       std::vector<float> scratch(static_cast<size_t>(area));
-      masks_of(frame, one.data(), 1, scratch.data());
+      masks_of(frame, one.data(), 1, scratch.data(), copy_bytes);
     }
     if (k > 0) {
       box_masks.resize(static_cast<size_t>(k * area));
-      masks_of(frame, sel.rois.data(), k, box_masks.data());
+      masks_of(frame, sel.rois.data(), k, box_masks.data(), copy_bytes);
     }
     const auto t4 = Clock::now();
     (*timings)["select"] += ms_since(t2, t3);
@@ -262,20 +268,21 @@ struct Segmenter::Impl {
 
   // One call (preprocess, frame graph, finish) on crops [begin, end).
   std::vector<Instances> segment_call(const std::vector<Crop>& crops, size_t begin, size_t end, bool force_tail,
-                                      Timings* timings) {
+                                      Timings* timings, int64_t copy_bytes) {
     const auto t0 = Clock::now();
     const NetworkInput in = preprocess(std::vector<Crop>(crops.begin() + begin, crops.begin() + end));
     const auto t1 = Clock::now();
     const FrameOutputs frame = infer(in);
     (*timings)["preprocess"] += ms_since(t0, t1);
     (*timings)["frame"] += ms_since(t1, Clock::now());
-    return finish(crops.data() + begin, in, frame, force_tail, timings);
+    return finish(crops.data() + begin, in, frame, force_tail, timings, copy_bytes);
   }
 
-  // The calls a list of crops runs in: at most max_batch each (and the
-  // backend's limit), as [begin, end) ranges.
-  std::vector<std::pair<size_t, size_t>> chunks_of(size_t count) const {
-    int64_t limit = max_batch;
+  // The calls a list of crops runs in, as [begin, end) ranges: at most
+  // max_batch each, the backend's limit and what the memory budget leaves
+  // once the frame's copy (`copy_bytes`) is held.
+  std::vector<std::pair<size_t, size_t>> chunks_of(size_t count, int64_t copy_bytes = 0) const {
+    int64_t limit = std::min<int64_t>(max_batch, memory.images_per_call(copy_bytes));
     if (backend->max_frame_batch() > 0) limit = std::min(limit, backend->max_frame_batch());
     std::vector<std::pair<size_t, size_t>> out;
     for (size_t start = 0; start < count; start += static_cast<size_t>(limit))
@@ -283,14 +290,19 @@ struct Segmenter::Impl {
     return out;
   }
 
-  // Crops in calls of at most max_batch (and the backend's limit); `timings`
-  // sums the calls' stages and each result carries its own call's.
-  std::vector<Instances> segment(const std::vector<Crop>& crops, Timings* total, bool force_tail = false) {
+  // Crops in the calls chunks_of gives; `timings` sums the calls' stages and
+  // each result carries its own call's. The instances found so far are held
+  // to the budget's share for results.
+  std::vector<Instances> segment(const std::vector<Crop>& crops, Timings* total, bool force_tail = false,
+                                 int64_t copy_bytes = 0) {
     std::vector<Instances> results;
-    for (const auto& chunk : chunks_of(crops.size())) {
+    int64_t held = 0;
+    for (const auto& chunk : chunks_of(crops.size(), copy_bytes)) {
       Timings timings;
-      std::vector<Instances> part = segment_call(crops, chunk.first, chunk.second, force_tail, &timings);
+      std::vector<Instances> part = segment_call(crops, chunk.first, chunk.second, force_tail, &timings, copy_bytes);
       add_timings(total, timings);
+      for (const Instances& inst : part) held += static_cast<int64_t>(inst.size());
+      memory.check_results(held, copy_bytes);
       for (Instances& inst : part) {
         inst.timings = timings;
         results.push_back(std::move(inst));
@@ -371,13 +383,13 @@ struct Segmenter::Impl {
                             "Segmenter) before calling run, run_batch or warmup");
   }
 
-  Instances run(const Frame3& f, int size, int overlap) {
+  Instances run(const Frame3& f, int size, int overlap, int64_t copy_bytes) {
     std::lock_guard<std::mutex> lock(mutex);
     require_idle();
     std::vector<Tile> tiles;
     const std::vector<Crop> crops = crops_of(f, size, overlap, &tiles);
     Timings timings;
-    std::vector<Instances> per_crop = segment(crops, &timings);
+    std::vector<Instances> per_crop = segment(crops, &timings, false, copy_bytes);
     return assemble(f, tiles, std::move(per_crop), timings);
   }
 };

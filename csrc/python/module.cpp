@@ -32,6 +32,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(metadata_error, e.what());
     } catch (const fassst::ModelError& e) {
       PyErr_SetString(model_error, e.what());
+    } catch (const fassst::MemoryBudgetExceeded& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
     } catch (const fassst::Error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }

@@ -164,7 +164,8 @@ py::list instances_list(std::vector<Instances>&& all) {
 std::unique_ptr<Segmenter> make_segmenter(py::object backend, const std::string& metadata_json,
                                           const std::string& source, py::object score_threshold,
                                           py::object nms_threshold, py::object max_instances, int tile_mode,
-                                          int tile_size, int tile_overlap, int num_threads, int max_batch) {
+                                          int tile_size, int tile_overlap, int num_threads, int max_batch,
+                                          int memory_budget_mib) {
   SegmenterOptions o;
   if (!score_threshold.is_none()) o.score_threshold = score_threshold.cast<float>();
   if (!nms_threshold.is_none()) o.nms_threshold = nms_threshold.cast<float>();
@@ -175,6 +176,7 @@ std::unique_ptr<Segmenter> make_segmenter(py::object backend, const std::string&
   o.tile_overlap = spec.overlap;
   o.num_threads = num_threads;
   o.max_batch = max_batch;
+  o.memory_budget_mib = memory_budget_mib;
   std::unique_ptr<Backend> b(new PythonBackend(std::move(backend), metadata_json, source));
   return std::unique_ptr<Segmenter>(new Segmenter(std::move(b), o));
 }
@@ -271,7 +273,8 @@ void register_segmenter(py::module_& m) {
   py::class_<Segmenter>(m, "Segmenter", "fassst::Segmenter over a Python backend (fassst_rt.Segmenter wraps it)")
       .def(py::init(&make_segmenter), py::arg("backend"), py::arg("metadata_json"), py::arg("source"),
            py::arg("score_threshold"), py::arg("nms_threshold"), py::arg("max_instances"), py::arg("tile_mode"),
-           py::arg("tile_size"), py::arg("tile_overlap"), py::arg("num_threads"), py::arg("max_batch"))
+           py::arg("tile_size"), py::arg("tile_overlap"), py::arg("num_threads"), py::arg("max_batch"),
+           py::arg("memory_budget_mib"))
       .def("run", &run, py::arg("frame"), py::arg("channel_order"), py::arg("tile_mode"), py::arg("tile_size"),
            py::arg("tile_overlap"))
       .def("run_batch", &run_batch, py::arg("frames"), py::arg("channel_order"))
@@ -285,6 +288,7 @@ void register_segmenter(py::module_& m) {
       .def_property_readonly("tile_size", &Segmenter::tile_size)
       .def_property_readonly("tile_overlap", &Segmenter::tile_overlap)
       .def_property_readonly("max_batch", &Segmenter::max_batch)
+      .def_property_readonly("memory_budget_mib", &Segmenter::memory_budget_mib)
       .def_property_readonly("backend_name", &Segmenter::backend_name);
 
   m.def("preprocess_frames", &preprocess_for, py::arg("frames"), py::arg("channel_order"), py::arg("metadata_json"),

@@ -42,6 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-instances", type=int, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the backend")
+    parser.add_argument("--memory-budget-mib", type=int, default=1024,
+                        help="the working set one frame may take beyond the model; larger frames are "
+                             "refused up front (default: 1024)")
     parser.add_argument("--rgb", action="store_true", help="frames are RGB (default: BGR, as OpenCV reads)")
     parser.add_argument("--mode", choices=("throughput", "latency"), default="throughput",
                         help="videos and cameras: every frame in order (throughput), or a live source's "
@@ -153,7 +156,7 @@ def run(args) -> int:
     segmenter = Segmenter(model, device=args.device, score_threshold=args.score_threshold,
                           nms_threshold=args.nms_threshold, max_instances=args.max_instances,
                           tile=_tile(args.tile), channel_order="rgb" if args.rgb else "bgr",
-                          num_threads=args.threads)
+                          num_threads=args.threads, memory_budget_mib=args.memory_budget_mib)
     with segmenter:
         if videos:
             source = sources[0]
@@ -310,7 +313,7 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
                     mot.flush()
                 if args.json:
                     records.append(json.loads(r.instances.to_json()))
-        except (opencv_io.ImageIOError, ValueError, RuntimeError, OSError) as exc:
+        except (opencv_io.ImageIOError, ValueError, RuntimeError, OSError, MemoryError) as exc:
             # the stream's error: the frames before it are kept
             tally.failure("{} after frame {}".format(source, tally.ok), exc, progress)
     except BaseException:

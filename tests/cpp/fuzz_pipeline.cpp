@@ -207,6 +207,7 @@ fassst::SegmenterOptions options_of(const Value& o) {
   if (has(o, "max_instances")) so.max_instances = int_of(o, "max_instances");
   if (has(o, "num_threads")) so.num_threads = int_of(o, "num_threads");
   if (has(o, "max_batch")) so.max_batch = int_of(o, "max_batch");
+  if (has(o, "memory_budget_mib")) so.memory_budget_mib = int_of(o, "memory_budget_mib");
   if (has(o, "tiling")) so.tiling = tiling_of(field(o, "tiling"));
   if (has(o, "tile_size")) so.tile_size = int_of(o, "tile_size");
   if (has(o, "tile_overlap")) so.tile_overlap = int_of(o, "tile_overlap");

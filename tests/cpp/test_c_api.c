@@ -49,6 +49,35 @@ int main(void) {
   EXPECT(strstr(fassst_last_error(), "1000000") != NULL);
 
   fassst_options_init(&opt);
+  opt.memory_budget_mib = 8;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_ERROR_INVALID_ARGUMENT);
+  EXPECT(strstr(fassst_last_error(), "memory_budget_mib must be in [16, 1048576], got 8") != NULL);
+  fassst_options_init(&opt);
+  opt.max_batch = -3;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_ERROR_INVALID_ARGUMENT);
+  EXPECT(strstr(fassst_last_error(), "max_batch must be in [1, 4096], got -3") != NULL);
+
+  /* a grey frame whose 3-channel copy leaves less than the pipeline needs is
+     refused as out of memory before it is converted */
+  fassst_options_init(&opt);
+  opt.memory_budget_mib = 48;
+  EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_OK);
+  if (seg) {
+    static unsigned char big[3000 * 3000];
+    fassst_image im;
+    im.data = big;
+    im.width = 3000;
+    im.height = 3000;
+    im.stride = 0;
+    im.format = FASSST_PIXEL_GRAY8;
+    EXPECT(fassst_segmenter_run(seg, &im, &res) == FASSST_ERROR_OUT_OF_MEMORY);
+    EXPECT(res == NULL);
+    EXPECT(strstr(fassst_last_error(), "a 3000 x 3000 frame is too large for memory_budget_mib = 48") != NULL);
+    fassst_segmenter_destroy(seg);
+    seg = NULL;
+  }
+
+  fassst_options_init(&opt);
   opt.num_threads = 2;
   EXPECT(fassst_segmenter_create(FASSST_TEST_MODEL, &opt, &seg) == FASSST_OK);
   if (!seg) {

@@ -19,6 +19,7 @@
 #include "core/input_mapping.h"
 #include "core/json.h"
 #include "core/letterbox.h"
+#include "core/memory_budget.h"
 #include "core/paste.h"
 #include "core/roi_ops.h"
 #include "core/select.h"
@@ -235,6 +236,36 @@ TEST_CASE(metadata_parses_and_validates_like_python) {
                "unknown 16-bit mapping rule");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"std\": [0.229, 0.224, 0.225]", "\"std\": [1, 0, 1]"), "m"),
                "input_mapping.std must be a list of 3 numbers in [1e-06, 1000], got [1, 0, 1]");
+}
+
+TEST_CASE(memory_budget_splits_what_the_frame_copy_leaves) {
+  const ModelMetadata m = ModelMetadata::from_json(kDoc, "m.onnx");
+  const MemoryBudget budget(1024, m);
+  // one 416 px image: 20 x its float input, plus its three pyramid maps
+  const int64_t input = 3 * 416 * 416 * 4;
+  CHECK(budget.image_bytes() > 20 * input && budget.image_bytes() < 21 * input);
+  const int64_t quarter = (int64_t{1024} << 20) / 4;
+  CHECK_EQ(budget.images_per_call(0), quarter / budget.image_bytes());
+  CHECK_EQ(budget.instances_per_tail_call(0), quarter / budget.instance_bytes());
+  // a frame's copy takes its bytes out of every share
+  const int64_t copy = int64_t{512} << 20;
+  CHECK_EQ(budget.images_per_call(copy), (quarter / 2) / budget.image_bytes());
+  ImageView grey{nullptr, 4000, 3000, 0, PixelFormat::kGray8};
+  CHECK_EQ(frame_copy_bytes(grey), int64_t{4000} * 3000 * 3);
+  grey.format = PixelFormat::kBGR;
+  CHECK_EQ(frame_copy_bytes(grey), 0);
+  grey.format = PixelFormat::kGray16;
+  CHECK_EQ(frame_copy_bytes(grey), int64_t{4000} * 3000 * 6);
+  budget.check_frames("image: a 9000 x 9000 frame", int64_t{9000} * 9000 * 3);
+  CHECK_THROWS(MemoryBudgetExceeded, budget.check_frames("image: a 18000 x 18000 frame", int64_t{18000} * 18000 * 3),
+               "image: a 18000 x 18000 frame is too large for memory_budget_mib = 1024: converting to 3 channels "
+               "holds 927.0 MiB, which leaves 97.0 MiB");
+  const int64_t results_share = (int64_t{1024} << 20) / 2;
+  budget.check_results(results_share / budget.result_bytes(), 0);
+  CHECK_THROWS(MemoryBudgetExceeded, budget.check_results(results_share / budget.result_bytes() + 1, 0),
+               "raise memory_budget_mib or score_threshold");
+  CHECK_THROWS(InvalidArgument, MemoryBudget(15, m), "memory_budget_mib must be in [16, 1048576], got 15");
+  CHECK_THROWS(InvalidArgument, MemoryBudget(64, m), "memory_budget_mib = 64 is too small for this model");
 }
 
 TEST_CASE(sha256_known_digests) {

@@ -597,12 +597,20 @@ def pipeline_items(rng):
                                ("threads-2^20", options(num_threads=2**20), "error"),
                                ("max-batch-0", options(max_batch=0), "error"),
                                ("max-batch-huge", options(max_batch=INT32_MAX), "error"),
+                               ("memory-budget-0", options(memory_budget_mib=0), "error"),
+                               ("memory-budget-negative", options(memory_budget_mib=-64), "error"),
+                               ("memory-budget-int-max", options(memory_budget_mib=INT32_MAX), "error"),
+                               ("memory-budget-smallest", options(memory_budget_mib=16), "ok"),
                                ("tiling-bad-enum", options(tiling=7), "error"),
                                ("tile-size-small", options(tiling="on", tile_size=31), "error"),
                                ("tile-overlap-equal", options(tiling="on", tile_size=64, tile_overlap=64), "error"),
                                ("tile-overlap-negative", options(tiling="on", tile_size=64, tile_overlap=-2), "error"),
                                ("tile-size-int-max", options(tiling="on", tile_size=INT32_MAX), "ok")]:
         add("options-" + label, expect, "Segmenter option " + label, opts=opt)
+    add("memory-budget-frame-too-large", "error", "a grey frame whose 3-channel copy exceeds the budget",
+        opts=options(memory_budget_mib=16), frames=[frame(2400, 2400, "gray8")])
+    add("memory-budget-tiles-one-per-call", "ok", "the smallest budget runs a tiled frame's tiles one per call",
+        opts=options(memory_budget_mib=16, tiling="on", tile_size=48, max_instances=2), frames=[frame(300, 200)])
     add("tile-call-bad", "error", "a per-call TileSpec with overlap >= size", tile={"tiling": "on", "size": 64, "overlap": 80})
     add("tile-call-bad-enum", "error", "a per-call TileSpec with an unknown Tiling", tile={"tiling": 9, "size": 64, "overlap": 8})
     add("tile-model-overlap-too-big", "error", "the model's tile overlap >= its size",

@@ -38,7 +38,7 @@ typedef enum fassst_status {
   FASSST_ERROR_METADATA = 3,         /* fassst::MetadataError */
   FASSST_ERROR_BACKEND = 4,          /* fassst::BackendError: ONNX Runtime / TensorRT failed */
   FASSST_ERROR_CUDA = 5,             /* fassst::CudaError */
-  FASSST_ERROR_OUT_OF_MEMORY = 6,
+  FASSST_ERROR_OUT_OF_MEMORY = 6,   /* std::bad_alloc, or fassst::MemoryBudgetExceeded: over memory_budget_mib */
   FASSST_ERROR_INTERNAL = 7          /* anything else */
 } fassst_status;
 
@@ -72,6 +72,8 @@ typedef struct fassst_options {
   int tiling;            /* -1: the model's, 0: off, 1: on with tile_size / tile_overlap */
   int tile_size;
   int tile_overlap;      /* -1: tile_size / 4 */
+  int max_batch;         /* images per frame-graph call, 1..4096; 0: the default (16) */
+  int memory_budget_mib; /* the working set a frame may take, 16..2^20 MiB; 0: the default (1024) */
 } fassst_options;
 
 /* Fills `options` with the defaults (everything from the model). */

@@ -2,7 +2,8 @@
 // derives from fassst::Error (a std::runtime_error); messages name the file or
 // argument, what was expected and what came. The C API turns each class into
 // a status code (fassst/c_api.h); the Python bindings map InvalidArgument to
-// ValueError and the rest to RuntimeError.
+// ValueError, MemoryBudgetExceeded to MemoryError and the rest to
+// RuntimeError.
 #pragma once
 
 #include <stdexcept>
@@ -41,6 +42,14 @@ class FASSST_API MetadataError : public ModelError {
 // A backend (ONNX Runtime, TensorRT, an application's own) failed while
 // running a graph.
 class FASSST_API BackendError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A frame, or what it makes the pipeline hold, would exceed the Segmenter's
+// memory budget (SegmenterOptions::memory_budget_mib); thrown before the
+// allocation it refuses. Python: MemoryError; C API: FASSST_ERROR_OUT_OF_MEMORY.
+class FASSST_API MemoryBudgetExceeded : public Error {
  public:
   using Error::Error;
 };

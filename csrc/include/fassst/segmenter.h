@@ -69,6 +69,11 @@ struct SegmenterOptions {
   // most this many tiles, which bounds the memory one call holds (the
   // backend's own limit applies too). 1 to 4096.
   int max_batch = 16;
+  // The working set a frame may make the pipeline hold beyond the model:
+  // its 3-channel copy, one frame-graph call, one tail call and its results
+  // (docs/hardening.md). Calls shrink to fit; a frame that cannot fit is
+  // refused before allocating (MemoryBudgetExceeded). 16 to 2^20 MiB.
+  int memory_budget_mib = 1024;
 };
 
 // How one call tiles its frame, overriding the Segmenter's setting.
@@ -137,6 +142,7 @@ class FASSST_API Segmenter {
   int tile_size() const;
   int tile_overlap() const;
   int max_batch() const;
+  int memory_budget_mib() const;
   std::string backend_name() const;
 
  private:
