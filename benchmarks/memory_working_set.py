@@ -4,7 +4,7 @@ a tail call (ONNX Runtime, CPU), next to the estimates the core's
 MemoryBudget uses (csrc/core/memory_budget.cpp), and what the ROI kernels'
 per-thread scratch keeps after a call over a whole large map.
 
-    python benchmarks/memory_working_set.py [--model M] [--threads N] [--json OUT]
+    python benchmarks/memory_working_set.py [--model M] [--threads N] [--map-side PX] [--json OUT]
 
 Each measurement runs in a fresh subprocess (peak RSS only grows) and reads
 VmHWM, the peak of its own address space.
@@ -31,9 +31,9 @@ FRAME = r"""
 import sys
 import numpy as np
 from fassst_rt import Segmenter
-model, tiles, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-seg = Segmenter(model, max_batch=max(tiles, 1), memory_budget_mib=1 << 16, num_threads=threads)
-side = seg.tile[0]
+model, tiles, threads, side = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+seg = Segmenter(model, max_batch=max(tiles, 1), memory_budget_mib=1 << 16, num_threads=threads,
+                tile=(side, side // 4))
 seg.run(np.full((side, side, 3), 30, np.uint8))
 before = peak_kib()
 frame = np.full((side, side * tiles - (seg.tile[1] * (tiles - 1)), 3), 30, np.uint8)
@@ -99,6 +99,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "engines" / "fassst_default.onnx"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--map-side", type=int, default=1600, help="the largest pyramid map's side for the scratch row")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -113,9 +114,9 @@ def main():
     estimate_image = 20 * input_bytes + pyramid
     estimate_instance = 12 * m * r * r * 4 + (2 * r) ** 2 * 4 + 20
 
-    frame_points = [(t, run(FRAME, args.model, t, args.threads)[0]) for t in (4, 32)]
+    frame_points = [(t, run(FRAME, args.model, t, args.threads, s)[0]) for t in (4, 32)]
     tail_points = [(k, run(TAIL, tail, k, args.threads, m, r)[0]) for k in (64, 512)]
-    kept, maps = run(SCRATCH, 1600, args.threads)
+    kept, maps = run(SCRATCH, args.map_side, args.threads)
     rows = {
         "frame_graph_bytes_per_image": {"measured": slope(frame_points), "estimate": estimate_image},
         "tail_bytes_per_instance": {"measured": slope(tail_points), "estimate": estimate_instance},
