@@ -8,12 +8,10 @@ Segmenters -> result files (Ray's writers) and a COCO results file.
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, staged_folder
 from .actor import SegmentFrames
 from .inputs import FRAME_FILE_SUFFIXES, expand_sources, frames_of_file
 from .rows import coco_annotations, frame_keys, image_entry
@@ -126,16 +124,12 @@ def run_job(sources: List[str], output: str, model: str, fmt: str = "parquet", a
                               device, options).materialize()
     os.makedirs(output, exist_ok=True)
     frames_path = os.path.join(output, FRAMES_FOLDER)
-    staging = tempfile.mkdtemp(prefix="." + FRAMES_FOLDER + ".tmp-", dir=output)
-    try:
+    with staged_folder(frames_path) as staging:  # a new frames folder appears whole, or not at all
         if fmt == "parquet":
             results.write_parquet(staging)
         else:
             # pandas' most digits: a float32 score or box value needs 9 to read back exactly
             results.write_json(staging, double_precision=15)
-        _replace_folder(staging, frames_path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     frames = list(_plain_rows(results, ["source", "frame", "height", "width", "error"]))
     failed = sorted((r["source"], int(r["frame"]), r["error"]) for r in frames if r["error"] is not None)
     coco_path = os.path.join(output, COCO_RESULTS)
@@ -150,23 +144,6 @@ def _plain_rows(dataset, columns: List[str]):
     for table in dataset.select_columns(columns).iter_batches(batch_format="pyarrow"):
         for row in table.to_pylist():
             yield row
-
-
-def _replace_folder(new: str, target: str) -> None:
-    """Puts the complete folder ``new`` at ``target``; a previous ``target``
-    is moved aside first and removed after (a reader sees the old results or
-    the new ones; between the two renames, none)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(new, 0o777 & ~umask)  # mkdtemp made it private; results are shared like other files
-    old = None
-    if os.path.lexists(target):
-        old = tempfile.mkdtemp(prefix="." + os.path.basename(target) + ".tmp-", dir=os.path.dirname(target))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_coco(results, frames: List[Dict[str, Any]], results_path: str, images_path: str,
