@@ -68,6 +68,8 @@ def add_arguments(parser) -> None:
     ray.add_argument("--gpus-per-actor", type=float, default=0,
                      help="--ray: GPUs per actor (1 for a TensorRT .plan model; default 0)")
     ray.add_argument("--batch-size", type=int, default=4, help="--ray: frames per actor call (default 4)")
+    ray.add_argument("--readers", type=int, default=2,
+                     help="--ray: tasks reading and decoding files at once (default 2)")
 
 
 def _tile(value: Optional[str]):

@@ -36,7 +36,7 @@ def run_on_ray(args, tile) -> int:
                "max_instances": args.max_instances, "tile": tile, "channel_order": "rgb" if args.rgb else "bgr"}
     result = run_job(list(args.sources), args.output, model, fmt=args.format, actors=actors,
                      cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
-                     batch_size=args.batch_size, device=args.device, options=options)
+                     batch_size=args.batch_size, device=args.device, options=options, readers=args.readers)
     tally = _Tally("frame")
     tally.ok = result.ok
     for source, frame, error in result.failed:

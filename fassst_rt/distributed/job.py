@@ -52,8 +52,11 @@ def connect(address: Optional[str] = None, **init_args) -> None:
         ray.init(address=address, **init_args)
 
 
-def frames_dataset(sources: List[str]):
-    """The Ray Dataset of frame rows of ``sources`` (:mod:`.inputs`)."""
+def frames_dataset(sources: List[str], readers: int = 2):
+    """The Ray Dataset of frame rows of ``sources`` (:mod:`.inputs`), read and
+    decoded by at most ``readers`` tasks at a time."""
+    if isinstance(readers, bool) or not isinstance(readers, int) or readers < 1:
+        raise ValueError("readers must be an int >= 1, got {!r}".format(readers))
     ray = _ray()
     files, uris = expand_sources(list(sources))
     parts = []
@@ -65,8 +68,9 @@ def frames_dataset(sources: List[str]):
         parts.append(read.rename_columns({"path": "source", "bytes": "data"}))
     files_ds = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
     # num_cpus=0: reading must go on while the actors hold every CPU (else a pool as large
-    # as the cluster waits forever for frames no task may read)
-    return files_ds.flat_map(frames_of_file, num_cpus=0)
+    # as the cluster waits forever for frames no task may read); a task pool of its own
+    # bounds how many run at once, which no CPU reservation does any more
+    return files_ds.flat_map(frames_of_file, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=readers))
 
 
 def segment_dataset(frames, model: str, actors: int = 1, cpus_per_actor: float = 1, gpus_per_actor: float = 0,
@@ -109,10 +113,12 @@ def class_names_of(model: str) -> List[str]:
 
 def run_job(sources: List[str], output: str, model: str, fmt: str = "parquet", actors: int = 1,
             cpus_per_actor: float = 1, gpus_per_actor: float = 0, batch_size: int = 4, device: str = "auto",
-            options: Optional[Dict[str, Any]] = None, class_names: Optional[List[str]] = None) -> JobResult:
+            options: Optional[Dict[str, Any]] = None, class_names: Optional[List[str]] = None,
+            readers: int = 2) -> JobResult:
     """Segments every frame of ``sources`` on the connected Ray cluster
     (:func:`connect`) and writes ``output``/frames (``fmt``: "parquet" or
     "jsonl", Ray's writers) and the COCO files (module description).
+    ``readers``: tasks reading and decoding files at once.
     ``output`` is a local folder (every node must see it, e.g. a shared file
     system) whose ``frames`` folder is replaced only when the job is done."""
     if fmt not in FORMATS:
@@ -120,8 +126,9 @@ def run_job(sources: List[str], output: str, model: str, fmt: str = "parquet", a
     if os.path.exists(output) and not os.path.isdir(output):
         raise ValueError("output must be a folder, got the file {}".format(output))
     t0 = time.perf_counter()
-    results = segment_dataset(frames_dataset(sources), model, actors, cpus_per_actor, gpus_per_actor, batch_size,
-                              device, options).materialize()
+    frame_rows = frames_dataset(sources, readers)
+    results = segment_dataset(frame_rows, model, actors, cpus_per_actor, gpus_per_actor, batch_size, device,
+                              options).materialize()
     os.makedirs(output, exist_ok=True)
     frames_path = os.path.join(output, FRAMES_FOLDER)
     with staged_folder(frames_path) as staging:  # a new frames folder appears whole, or not at all
