@@ -70,7 +70,9 @@ def frames_dataset(sources: List[str], readers: int = 2):
     # num_cpus=0: reading must go on while the actors hold every CPU (else a pool as large
     # as the cluster waits forever for frames no task may read); a task pool of its own
     # bounds how many run at once, which no CPU reservation does any more
-    return files_ds.flat_map(frames_of_file, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=readers))
+    if hasattr(ray.data, "TaskPoolStrategy"):
+        return files_ds.flat_map(frames_of_file, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=readers))
+    return files_ds.flat_map(frames_of_file, num_cpus=0, concurrency=readers)  # Ray < 2.51 says it so
 
 
 def segment_dataset(frames, model: str, actors: int = 1, cpus_per_actor: float = 1, gpus_per_actor: float = 0,
