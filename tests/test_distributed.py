@@ -155,6 +155,17 @@ def test_json_lines_output_of_a_video_and_an_image_list(cluster, tmp_path, refer
     assert_row_equals(_json_row(records[("bacteria_t03.png", 0)]), reference["bacteria_t03"], "bacteria_t03")
 
 
+def test_a_uri_is_read_by_ray(cluster, folder, tmp_path, reference):
+    """A URI source goes through Ray Data's own file reading (read_binary_files):
+    here file://, the scheme of a local path; s3://, gs:// and others the same way."""
+    out = tmp_path / "out"
+    result = distributed.run_job(["file://" + str(folder)], str(out), MODEL, actors=1, cpus_per_actor=2)
+    assert result.ok == len(FRAMES) and [os.path.basename(s) for s, _, _ in result.failed] == ["broken.png"]
+    rows = {os.path.basename(r["source"])[:-4]: r for r in pq.read_table(str(out / "frames")).to_pylist()}
+    for name in FRAMES:
+        assert_row_equals(rows[name], reference[name], name)
+
+
 def _json_row(record):
     """A row read back from JSON lines by pandas, with its nulls as None."""
     row = dict(record)

@@ -100,12 +100,12 @@ def _read_bytes(path: str) -> bytes:
 
 
 def frames_of_file(row: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Ray Data ``flat_map`` function: a file row (``source``, and ``data``,
-    its bytes, when Ray read them; empty for a local path) -> its frame rows
-    (``source``, ``frame``, ``timestamp``, ``image`` encoded bytes, ``error``
-    empty or why the frame is missing)."""
-    source = str(row["source"])
-    data = row.get("data") or b""
+    """Ray Data ``flat_map`` function: a file row (``path``, and ``bytes``,
+    its content, when Ray read them; empty for a local path read here) -> its
+    frame rows (``source``, ``frame``, ``timestamp``, ``image`` encoded bytes,
+    ``error`` empty or why the frame is missing)."""
+    source = str(row["path"])
+    data = row.get("bytes") or b""
     try:
         if is_video(source):
             return _video_frames(source, bytes(data))

@@ -6,6 +6,7 @@ Segmenters -> result files (Ray's writers) and a COCO results file.
     out/coco_images.json    {"images": [...], "categories": [...]}: what the image ids mean
 """
 
+import inspect
 import json
 import os
 import time
@@ -61,11 +62,17 @@ def frames_dataset(sources: List[str], readers: int = 2):
     files, uris = expand_sources(list(sources))
     parts = []
     if files:
-        parts.append(ray.data.from_items([{"source": f, "data": b""} for f in files]))
+        # the columns read_binary_files gives (path, bytes): no renaming step, which would be a
+        # task needing a CPU the actors may hold
+        parts.append(ray.data.from_items([{"path": f, "bytes": b""} for f in files]))
     if uris:
-        read = ray.data.read_binary_files(uris, include_paths=True,
-                                          file_extensions=[s.lstrip(".") for s in FRAME_FILE_SUFFIXES])
-        parts.append(read.rename_columns({"path": "source", "bytes": "data"}))
+        # no CPU reserved, at most `readers` at once, as for local files below
+        no_cpu = {"num_cpus": 0}  # type: Dict[str, Any]
+        if "num_cpus" not in inspect.signature(ray.data.read_binary_files).parameters:
+            no_cpu = {"ray_remote_args": no_cpu}  # Ray before num_cpus was a parameter of its own
+        read = ray.data.read_binary_files(uris, include_paths=True, concurrency=readers,
+                                          file_extensions=[s.lstrip(".") for s in FRAME_FILE_SUFFIXES], **no_cpu)
+        parts.append(read)
     files_ds = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
     # num_cpus=0: reading must go on while the actors hold every CPU (else a pool as large
     # as the cluster waits forever for frames no task may read); a task pool of its own
