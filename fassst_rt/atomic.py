@@ -15,6 +15,9 @@ most a hidden ``.NAME.tmp-*`` file beside the target, never a truncated target.
 - :func:`staged_files`: several files of one folder that belong together (an
   exported model's graphs), written into a private staging folder and renamed
   into place in a given order only when all are complete.
+- :func:`staged_folder`: a whole folder (a Triton model repository entry, the
+  files Ray's writers make), written under a private name beside its target and
+  renamed into place when complete.
 - :func:`remove_stale_temporaries`: what killed writers left, for a folder one
   program owns (the data cache).
 
@@ -237,5 +240,37 @@ def staged_files(paths: Sequence[PathLike], make_folder: bool = True) -> Iterato
         for p, target in zip(staged, targets):
             os.replace(p, target)
         _fsync_folder(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(path: PathLike) -> Iterator[str]:
+    """A folder written as a whole. Yields a private, empty staging folder
+    beside ``path`` (same file system) for the caller to fill; on a normal
+    exit it gets the permissions a new folder would and replaces ``path``: a
+    previous ``path`` is renamed aside first and removed after, so a reader
+    sees the old folder or the new one (between the two renames, none). On an
+    exception the staging folder is removed and ``path`` is left as it was."""
+    target = os.path.abspath(os.fspath(path))
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise NotADirectoryError("{}: is a file; a folder path was expected".format(target))
+    parent, name = os.path.split(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix="." + name + _TEMP_MARK, dir=parent)
+    try:
+        yield staging
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private
+        old = None
+        if os.path.lexists(target):
+            old = tempfile.mkdtemp(prefix="." + name + _TEMP_MARK, dir=parent)
+            os.rmdir(old)
+            os.replace(target, old)
+        os.replace(staging, target)
+        _fsync_folder(parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

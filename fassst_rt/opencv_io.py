@@ -43,6 +43,27 @@ def read_image(path: str) -> np.ndarray:
         raise ImageIOError("{}: OpenCV could not decode this image ({})".format(path, _cv2_message(exc))) from None
     if image is None:
         raise ImageIOError("{}: not an image OpenCV can read".format(path))
+    return _without_alpha(image)
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """The encoded image file ``data`` (its bytes, as read from ``name``) as
+    :func:`read_image` gives the file: the same pixels, alpha dropped. For
+    readers that fetch bytes themselves (object stores, Ray Data)."""
+    cv2 = _cv2()
+    buffer = np.frombuffer(data, np.uint8)
+    if buffer.size == 0:
+        raise ImageIOError("{}: empty file, so not an image".format(name))
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageIOError("{}: OpenCV could not decode this image ({})".format(name, _cv2_message(exc))) from None
+    if image is None:
+        raise ImageIOError("{}: not an image OpenCV can read".format(name))
+    return _without_alpha(image)
+
+
+def _without_alpha(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 4:
         image = image[:, :, :3]
     return image

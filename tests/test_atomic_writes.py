@@ -137,6 +137,38 @@ def opencv():
     return pytest.importorskip("cv2")
 
 
+def test_staged_folder_replaces_a_folder_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "entry"
+    with atomic.staged_folder(str(target)) as staging:
+        assert not target.exists()  # nothing at the target while the folder is written
+        os.makedirs(os.path.join(staging, "1"))
+        with open(os.path.join(staging, "1", "a.txt"), "w") as f:
+            f.write("first")
+    assert (target / "1" / "a.txt").read_text() == "first"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o777 & ~_umask())  # not mkdtemp's private 0o700
+    with pytest.raises(RuntimeError, match="writer failed"):
+        with atomic.staged_folder(str(target)) as staging:
+            with open(os.path.join(staging, "b.txt"), "w") as f:
+                f.write("second")
+            raise RuntimeError("writer failed")
+    assert sorted(os.listdir(str(target))) == ["1"]  # the old folder, untouched
+    with atomic.staged_folder(str(target)) as staging:
+        with open(os.path.join(staging, "b.txt"), "w") as f:
+            f.write("second")
+    assert sorted(os.listdir(str(target))) == ["b.txt"]  # replaced, not merged
+    assert sorted(os.listdir(str(tmp_path))) == ["entry"]  # no staging or old folder left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="file: is a file; a folder path was expected"):
+        with atomic.staged_folder(str(tmp_path / "file")):
+            pass
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_write_image_is_atomic_and_wraps_opencv_errors(tmp_path, opencv):
     from fassst_rt import opencv_io
 

@@ -99,7 +99,7 @@ def test_inference_verbs_run_without_pytorch(image_file):
 
 
 def test_every_verb_has_help():
-    for verb in ("segment", "info", "export", "build", "train", "eval", "data"):
+    for verb in ("segment", "info", "export", "export-triton", "build", "train", "eval", "data"):
         r = cli(verb, "--help")
         assert r.returncode == 0, (verb, r.stderr)
         assert r.stdout.startswith("usage: fassst-rt " + verb), r.stdout

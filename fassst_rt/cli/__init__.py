@@ -22,6 +22,7 @@ VERBS = {
     "export": ("fassst_rt.cli.export", "export a checkpoint to NAME.onnx + NAME.tail.onnx"),
     "quantize": ("fassst_rt.cli.quantize", "an INT8 model (CPU or TensorRT form) calibrated on real frames"),
     "build": ("fassst_rt.cli.build", "build TensorRT engines from an exported ONNX model"),
+    "export-triton": ("fassst_rt.cli.export_triton", "a Triton Inference Server model repository of a model"),
     "train": ("fassst_rt.cli.train", "train a model (PyTorch)"),
     "eval": ("fassst_rt.cli.eval", "COCO bbox/segm AP of a model on a data set"),
     "data": ("fassst_rt.cli.data", "fetch and convert the real data sets"),
@@ -31,7 +32,7 @@ VERBS = {
 def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fassst-rt", description="fassst_rt: real-time instance segmentation (FASSST).",
-        epilog="verbs:\n" + "\n".join("  {:<9s}{}".format(v, h) for v, (_, h) in VERBS.items()),
+        epilog="verbs:\n" + "\n".join("  {:<14s}{}".format(v, h) for v, (_, h) in VERBS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("verb", choices=sorted(VERBS), metavar="VERB", help="what to do (see below)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -72,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 # verb -> what provides the packages it imports (pyproject's extras)
 _INSTALL_HINTS = {
-    "segment": "install fassst_rt[cpu] (or [gpu])",
+    "segment": "install fassst_rt[cpu] (or [gpu]); --ray needs fassst_rt[ray]",
     "info": "install fassst_rt[cpu] (or [gpu])",
     "export": "install fassst_rt[train] on Python >= 3.10",
     "train": "install fassst_rt[train] on Python >= 3.10",
@@ -80,6 +81,7 @@ _INSTALL_HINTS = {
     "data": "install fassst_rt[data]",
     "quantize": "install fassst_rt[cpu,quantize] (onnx and onnxruntime)",
     "build": "install TensorRT and cuda-python (docs/tensorrt.md)",
+    "export-triton": "install fassst_rt[cpu] (or [gpu])",
 }
 
 

@@ -54,6 +54,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--jsonl", default=None, metavar="PATH",
                         help="videos and cameras: one JSON line per frame (source, frame, timestamp, instances "
                              "with id, label, name, score, box, mask as COCO RLE), written as frames come")
+    ray = parser.add_argument_group(
+        "Ray Data (docs/distributed.md; needs fassst_rt[ray])",
+        "--ray segments the frames of image and video files, folders, .txt lists of paths and URIs on a Ray "
+        "cluster, with a pool of actors each holding one Segmenter, and writes -o DIR/frames (one row per "
+        "frame) and DIR/coco_results.json. Put --ray after the sources, or write --ray=ADDRESS.")
+    ray.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="run on Ray: the cluster at ADDRESS ('auto': the one this node belongs to, "
+                          "ray://HOST:10001), or without ADDRESS the local one (started when none runs)")
+    ray.add_argument("--format", choices=("parquet", "jsonl"), default="parquet",
+                     help="--ray: the row files' format (default parquet)")
+    ray.add_argument("--actors", type=int, default=None,
+                     help="--ray: Segmenter actors (default: the cluster's CPUs / --cpus-per-actor)")
+    ray.add_argument("--cpus-per-actor", type=float, default=1,
+                     help="--ray: CPUs per actor, its ONNX Runtime threads (default 1)")
+    ray.add_argument("--gpus-per-actor", type=float, default=0,
+                     help="--ray: GPUs per actor (1 for a TensorRT .plan model; default 0)")
+    ray.add_argument("--batch-size", type=int, default=4, help="--ray: frames per actor call (default 4)")
+    ray.add_argument("--readers", type=int, default=2,
+                     help="--ray: tasks reading and decoding files at once (default 2)")
 
 
 def _tile(value: Optional[str]):
@@ -148,6 +167,9 @@ def is_stream_source(source: str) -> bool:
 
 
 def run(args) -> int:
+    if args.ray is not None:
+        from .segment_ray import run_on_ray
+        return run_on_ray(args, _tile(args.tile))
     sources = list(args.sources)
     videos = [s for s in sources if is_stream_source(s)]
     if videos and len(sources) > 1:
