@@ -73,7 +73,9 @@ struct ReleasingDeleter {
 
 using StreamHolder = std::unique_ptr<Stream, ReleasingDeleter>;
 
-StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& channel_order, const std::string& mode,
+// `sources`: a list of Python sources, one or more (several: batched into
+// the same frame-graph calls, results tagged with the source's index).
+StreamHolder make_stream(Segmenter& seg, py::list sources, const std::string& channel_order, const std::string& mode,
                          int queue_size, py::object tracker) {
   StreamOptions o;
   if (mode == "throughput") {
@@ -88,9 +90,11 @@ StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& c
     o.track = true;
     o.tracker = tracker.cast<const Tracker&>().options();
   }
-  std::unique_ptr<FrameSource> src(new PythonSource(std::move(source), channel_order));
+  std::vector<std::unique_ptr<FrameSource>> srcs;
+  for (py::handle source : sources)
+    srcs.emplace_back(new PythonSource(py::reinterpret_borrow<py::object>(source), channel_order));
   py::gil_scoped_release release;  // a failing start joins threads that may want the GIL
-  return StreamHolder(new Stream(seg, std::move(src), o));
+  return StreamHolder(new Stream(seg, std::move(srcs), o));
 }
 
 // The next result as a dict; None at the end; False when `timeout_ms`
@@ -106,6 +110,7 @@ py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
   if (!got) return py::none();
   py::dict d;
   d["source"] = r.source;
+  d["source_index"] = r.source_index;
   d["frame"] = r.frame_index;
   d["timestamp"] = r.timestamp;
   d["latency_ms"] = r.latency_ms;
@@ -122,7 +127,7 @@ py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
 
 void register_stream(py::module_& m) {
   py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
-      .def(py::init(&make_stream), py::arg("segmenter"), py::arg("source"), py::arg("channel_order"),
+      .def(py::init(&make_stream), py::arg("segmenter"), py::arg("sources"), py::arg("channel_order"),
            py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::keep_alive<1, 2>())
       .def("next", &next_result, py::arg("tracked") = false, py::arg("timeout_ms") = 100,
            "The next result as a dict, None at the end, False when timeout_ms passed first; raises the "
