@@ -7,6 +7,7 @@ frames from. Each has ``read() -> (frame, timestamp) | None``, ``live``
 | a folder                                 | its images, sorted by name             | no   |
 | an image file                            | one frame                              | no   |
 | a video file (anything OpenCV opens)     | every frame, ``.y4m`` included         | no   |
+| a named pipe (FIFO) of video             | frames as they are written (``.y4m``)  | yes  |
 | an int, ``/dev/videoN``                  | a V4L2 camera                          | yes  |
 | ``rtsp://``, ``http(s)://`` URL          | a network stream (OpenCV's FFmpeg)     | yes  |
 | ``gst:PIPELINE``                         | a GStreamer pipeline (OpenCV built with GStreamer; the Jetson CSI camera: ``gst:nvarguscamerasrc ! ... ! appsink``) | yes |
@@ -25,6 +26,7 @@ indices or source objects; a list of NumPy frames is one source.
 """
 
 import os
+import stat
 import time
 from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -190,7 +192,16 @@ def open_source(source: Any, reader: str = "opencv"):
         raise FileNotFoundError("{}: no such file, folder or camera".format(source))
     if source.lower().endswith(IMAGE_SUFFIXES):
         return ImageFiles([source], source)
-    return _video(source, False, source, reader)
+    # a named pipe is fed whether it is read or not (a live feed), a file waits
+    return _video(source, is_fifo(source), source, reader)
+
+
+def is_fifo(path: str) -> bool:
+    """Whether ``path`` is a named pipe (FIFO)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _is_one_source(item: Any) -> bool:

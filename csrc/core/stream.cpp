@@ -55,7 +55,8 @@ struct Stream::Impl {
   std::vector<std::unique_ptr<FrameSource>> sources;
   std::vector<std::string> names;
   StreamMode mode;
-  bool overlap;   // the frame graph on its own thread
+  bool overlap;   // the frame graph apart from select + tail (the backend allows it)
+  bool latency;   // latency mode: a step starts only when the step after it is free
   SourceQueues<StreamFrame> captured;
   Channel<std::unique_ptr<StreamJob>> planned, inferred;
   Channel<StreamResult> results;
@@ -84,6 +85,7 @@ struct Stream::Impl {
         sources(std::move(srcs)),
         mode(o.mode),
         overlap(s.backend->overlaps_graphs()),
+        latency(o.mode == StreamMode::kLatency),
         captured(queues_for(sources, o.mode, depth)),
         planned(depth),
         inferred(depth),
@@ -121,7 +123,7 @@ struct Stream::Impl {
   // what is in flight.
   void capture(size_t s) {
     try {
-      for (int64_t index = 0;; ++index) {
+      for (int64_t index = 0; !captured.stopping(); ++index) {
         StreamFrame f;
         if (!sources[s]->read(&f.source_frame)) break;
         f.arrival = pipeline::Clock::now();
@@ -141,16 +143,25 @@ struct Stream::Impl {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
       }
-      captured.close();
+      captured.stop_reading();  // the other sources end after the frame each is reading
     }
     captured.end(s);
   }
 
+  // Preprocess, and in latency mode the frame graph too (below). Throughput
+  // mode hands each step on through queues of queue_size. Latency mode takes
+  // the sources' newest frames only once the next step has taken the
+  // previous ones, so a frame never waits in a queue behind another: with
+  // the frame graph on this thread, a frame waits at most for the finishing
+  // of the one before it.
   void preprocess() {
+    Channel<std::unique_ptr<StreamJob>>& out = latency && overlap ? inferred : planned;
     guarded([&] {
       std::vector<std::pair<size_t, StreamFrame>> step;
-      // throughput: a frame of every running source per step; latency: what is ready
-      while (captured.gather(mode == StreamMode::kThroughput, &step)) {
+      for (;;) {
+        if (latency && !out.wait_empty()) return;
+        // throughput: a frame of every running source per step; latency: what is ready
+        if (!captured.gather(!latency, &step)) return;
         const auto t0 = pipeline::Clock::now();
         auto job = std::unique_ptr<StreamJob>(new StreamJob);
         for (auto& item : step) job->frames.push_back(std::move(item.second));
@@ -166,19 +177,25 @@ struct Stream::Impl {
           job->inputs.push_back(seg.preprocess(
               std::vector<pipeline::Crop>(job->crops.begin() + c.first, job->crops.begin() + c.second)));
         job->timings["preprocess"] += pipeline::ms_since(t0, pipeline::Clock::now());
-        if (!planned.push(std::move(job))) return;
+        if (latency && overlap) run_frame_graph(job.get());
+        if (!out.push(std::move(job))) return;
       }
     });
-    planned.close();
+    out.close();
   }
 
+  void run_frame_graph(StreamJob* job) {
+    const auto t0 = pipeline::Clock::now();
+    for (const NetworkInput& in : job->inputs) job->outputs.push_back(seg.infer(in));
+    job->timings["frame"] += pipeline::ms_since(t0, pipeline::Clock::now());
+  }
+
+  // The frame graph on its own thread (throughput mode, overlapping backends).
   void infer() {
     guarded([&] {
       std::unique_ptr<StreamJob> job;
       while (planned.pop(&job)) {
-        const auto t0 = pipeline::Clock::now();
-        for (const NetworkInput& in : job->inputs) job->outputs.push_back(seg.infer(in));
-        job->timings["frame"] += pipeline::ms_since(t0, pipeline::Clock::now());
+        run_frame_graph(job.get());
         if (!inferred.push(std::move(job))) return;
       }
     });
@@ -190,7 +207,8 @@ struct Stream::Impl {
     guarded([&] {
       Channel<std::unique_ptr<StreamJob>>& in = overlap ? inferred : planned;
       std::unique_ptr<StreamJob> job;
-      while (in.pop(&job)) {
+      // latency mode: a frame is finished once the caller has taken the result before it
+      while ((!latency || results.wait_empty()) && in.pop(&job)) {
         std::vector<Instances> per_crop;
         for (size_t c = 0; c < job->chunks.size(); ++c) {
           FrameOutputs own;
@@ -284,7 +302,7 @@ Stream::Stream(Segmenter& segmenter, std::vector<std::unique_ptr<FrameSource>> s
     Impl* s = impl_.get();
     for (size_t i = 0; i < s->sources.size(); ++i) s->threads.emplace_back([s, i] { s->capture(i); });
     s->threads.emplace_back([s] { s->preprocess(); });
-    if (s->overlap) s->threads.emplace_back([s] { s->infer(); });
+    if (s->overlap && !s->latency) s->threads.emplace_back([s] { s->infer(); });
     s->threads.emplace_back([s] { s->finish(); });
   } catch (...) {
     if (impl_) {

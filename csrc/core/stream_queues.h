@@ -44,6 +44,14 @@ class Channel {
     return !*timed_out && take(item);
   }
 
+  // Waits until the queue is empty (its reader took everything); false
+  // once it is closed.
+  bool wait_empty() {
+    std::unique_lock<std::mutex> lock(m_);
+    not_full_.wait(lock, [&] { return closed_ || q_.empty(); });
+    return !closed_;
+  }
+
   void close() {
     std::lock_guard<std::mutex> lock(m_);
     closed_ = true;
@@ -65,7 +73,7 @@ class Channel {
     if (q_.empty()) return false;
     *item = std::move(q_.front());
     q_.pop_front();
-    not_full_.notify_one();
+    not_full_.notify_all();  // a writer waiting for room, and one waiting for the queue to empty
     return true;
   }
 
@@ -80,7 +88,8 @@ class Channel {
 // and emptied by one gathering thread. A queue that keeps the newest drops
 // its oldest item to make room (a live source in latency mode); the others
 // make their source wait. A source's queue ends when the source does; the
-// whole set closes on an error or stop().
+// sources stop reading when one fails; the whole set closes on stop() or an
+// error of a later step.
 template <typename T>
 class SourceQueues {
  public:
@@ -150,15 +159,19 @@ class SourceQueues {
     return !out->empty();
   }
 
-  // Every source ends now: pushes fail; gather() drains what is queued.
-  void close() {
+  // Sources are to stop reading (one failed): what they read is still
+  // queued and gathered, each ends after its read in progress.
+  void stop_reading() {
     std::lock_guard<std::mutex> lock(m_);
-    closed_ = true;
-    not_full_.notify_all();
-    ready_.notify_all();
+    stop_reading_ = true;
   }
 
-  // close(), and what is queued is dropped.
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(m_);
+    return stop_reading_ || closed_;
+  }
+
+  // Every source ends now: pushes fail, what is queued is dropped.
   void close_and_clear() {
     std::lock_guard<std::mutex> lock(m_);
     closed_ = true;
@@ -178,6 +191,7 @@ class SourceQueues {
   std::condition_variable not_full_, ready_;
   std::vector<Lane> lanes_;
   bool closed_ = false;
+  bool stop_reading_ = false;
 };
 
 }  // namespace stream_queues

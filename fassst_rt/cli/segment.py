@@ -147,8 +147,9 @@ def _images(folder: str) -> List[str]:
 
 
 def is_stream_source(source: str) -> bool:
-    """A stream: a video file, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
-    return (source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
+    """A stream: a video file, a named pipe, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
+    from ..sources import is_fifo
+    return (source.isdigit() or is_fifo(source) or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
             or "://" in source or source.startswith(("gst:", "/dev/video")))
 
 
