@@ -67,7 +67,8 @@ def test_tracked_instances_keep_their_colour_across_frames():
 
     def instances(order, ids):
         inst = Instances(boxes=boxes[order], scores=np.array([0.9, 0.8], np.float32),
-                         labels=np.zeros(2, np.int64), box_masks=np.ones((2, 4, 4), np.float32), mask_boxes=boxes[order],
+                         labels=np.zeros(2, np.int64), box_masks=np.ones((2, 4, 4), np.float32),
+                         mask_boxes=boxes[order],
                          names=["cell"],
                          image_size=(20, 40))
         inst.track_ids = np.array(ids, np.int64)
