@@ -6,9 +6,12 @@
 // Two modes. Throughput: every frame, in order; each result equals the
 // Segmenter's run() on that frame. Latency: a live source (a camera, a URL)
 // is read by its own thread that keeps only the newest frame; stale frames
-// are dropped and counted, and each result says how long its frame took from
-// capture to result. A source that is not live (a file, a folder) never
-// loses a frame in either mode.
+// are dropped and counted, a frame is taken only once the frame graph is
+// free and finished only once the caller took the result before it (no
+// frame waits behind another), and each result says how long its frame took
+// from capture to result. A source that is not live (a file, a folder)
+// never loses a frame in either mode. Each result of several sources equals
+// run() up to the backend's rounding between batch sizes.
 //
 // Several sources (cameras): each is read by its own thread, and each step
 // takes one frame of every source into one frame-graph call (the frames'
