@@ -76,16 +76,37 @@ class SimulatedCamera:
         return self.frames[index % len(self.frames)], time.time()
 
 
+def summary(fps, seconds, latencies, dropped):
+    latencies = sorted(latencies)
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return {"fps_in": fps, "seconds": seconds, "results": len(latencies), "results_per_s": len(latencies) / seconds,
+            "dropped": dropped, "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
+
+
 def live_run(seg, frames, fps, seconds):
-    latencies, dropped, results = [], 0, 0
+    """The stream in latency mode; latency from each frame's arrival (its
+    capture thread reads continuously, so arrival is when it is ready)."""
+    latencies, dropped = [], 0
     for r in seg.stream(SimulatedCamera(frames, fps, seconds), mode="latency"):
         latencies.append(r.latency_ms)
         dropped += r.dropped
-        results += 1
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {"fps_in": fps, "seconds": seconds, "results": results, "results_per_s": results / seconds,
-            "dropped": dropped, "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
+    return summary(fps, seconds, latencies, dropped)
+
+
+def live_sequential(seg, frames, fps, seconds):
+    """The reference without overlap: take the newest ready frame, run it,
+    again; latency from the moment the frame was ready."""
+    camera = SimulatedCamera(frames, fps, seconds)
+    latencies, dropped = [], 0
+    while True:
+        item = camera.read()
+        if item is None:
+            break
+        seg.run(item[0])
+        ready = camera.start + camera.last * camera.period
+        latencies.append((time.perf_counter() - ready) * 1e3)
+    dropped = camera.count - len(latencies)
+    return summary(fps, seconds, latencies, dropped)
 
 
 def write_video(frames, folder):
@@ -169,7 +190,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 count = sum(1 for _ in seg.stream([video] * args.cameras))
                 cameras.append((time.perf_counter() - t0) / count * 1e3)
-        live = [live_run(seg, decoded, float(f), args.seconds) for f in args.live.split(",") if f.strip()]
+        rates = [float(f) for f in args.live.split(",") if f.strip()]
+        live = [live_run(seg, decoded, fps, args.seconds) for fps in rates]
+        live_reference = [live_sequential(seg, decoded, fps, args.seconds) for fps in rates]
     result["load_after"] = list(os.getloadavg())
     result["run_ms_per_frame"] = statistics.median(runs)
     result["stream_ms_per_frame"] = statistics.median(streams)
@@ -180,15 +203,18 @@ def main() -> None:
         result["cameras_ms_per_frame"] = statistics.median(cameras)
         result["cameras_ms_each"] = cameras
     result["live"] = live
+    result["live_sequential"] = live_reference
     print("{frames} ({frame_size[1]} x {frame_size[0]}, {tiles_per_frame:g} tiles), video file: run loop "
           "{run_ms_per_frame:.1f} ms/frame, stream {stream_ms_per_frame:.1f} ms/frame, stream is {speedup:.2f}x "
           "(median of {repeats}, {threads} threads, {cpus} CPUs)".format(**result))
     if cameras:
         print("{cameras} copies as {cameras} sources of one stream: {cameras_ms_per_frame:.1f} ms/frame".format(
             **result))
-    for row in live:
-        print("live {fps_in:g} FPS for {seconds:g} s: {results} results ({results_per_s:.1f}/s), {dropped} dropped, "
-              "latency p50 {latency_p50_ms:.0f} ms, p99 {latency_p99_ms:.0f} ms".format(**row))
+    for kind, rows in (("stream", live), ("sequential", live_reference)):
+        for row in rows:
+            print("live {fps_in:g} FPS for {seconds:g} s, {kind}: {results} results ({results_per_s:.1f}/s), "
+                  "{dropped} dropped, latency p50 {latency_p50_ms:.0f} ms, p99 {latency_p99_ms:.0f} ms".format(
+                      kind=kind, **row))
     print("load average (1, 5, 15 min) before {} after {}".format(
         " ".join("{:.2f}".format(v) for v in result["load_before"]),
         " ".join("{:.2f}".format(v) for v in result["load_after"])))
@@ -198,26 +224,27 @@ def main() -> None:
 
 
 def table(paths):
-    """Markdown rows, one per run file: the README's table."""
-    rows = ["| run | load before / after (1 min) | run loop | stream | speed-up | {} | live 15 FPS: results/s, "
-            "dropped, latency p50 / p99 | live 30 FPS: results/s, dropped, latency p50 / p99 |".format(
-                "several sources"),
-            "|---|---|---|---|---|---|---|---|"]
+    """Markdown rows, one per run file: the README's tables."""
+    rows = ["| run | load before / after (1 min) | run loop | stream | speed-up | several sources |",
+            "|---|---|---|---|---|---|"]
+    live_rows = ["| run | camera | stream: results/s, dropped, latency p50 / p99 | sequential: results/s, dropped, "
+                 "latency p50 / p99 |", "|---|---|---|---|"]
     for path in paths:
         r = json.loads(Path(path).read_text())
-        live = {row["fps_in"]: row for row in r.get("live", [])}
-        cells = []
-        for fps in (15.0, 30.0):
-            row = live.get(fps)
-            cells.append("{:.2f}/s, {} of {}, {:.0f} / {:.0f} ms".format(
-                row["results_per_s"], row["dropped"], int(row["fps_in"] * row["seconds"]), row["latency_p50_ms"],
-                row["latency_p99_ms"]) if row else "-")
         several = ("{} sources: {:.0f} ms/frame".format(r["cameras"], r["cameras_ms_per_frame"])
                    if "cameras" in r else "-")
-        rows.append("| {} | {:.2f} / {:.2f} | {:.0f} ms/frame | {:.0f} ms/frame | {:.2f}x | {} | {} | {} |".format(
+        rows.append("| {} | {:.2f} / {:.2f} | {:.0f} ms/frame | {:.0f} ms/frame | {:.2f}x | {} |".format(
             Path(path).stem, r["load_before"][0], r["load_after"][0], r["run_ms_per_frame"],
-            r["stream_ms_per_frame"], r["speedup"], several, *cells))
-    return "\n".join(rows)
+            r["stream_ms_per_frame"], r["speedup"], several))
+        reference = {row["fps_in"]: row for row in r.get("live_sequential", [])}
+        for row in r.get("live", []):
+            cells = [row, reference.get(row["fps_in"])]
+            live_rows.append("| {} | {:g} FPS, {:g} s | {} | {} |".format(
+                Path(path).stem, row["fps_in"], row["seconds"], *[
+                    "{:.1f}/s, {} of {}, {:.0f} / {:.0f} ms".format(
+                        c["results_per_s"], c["dropped"], int(round(c["fps_in"] * c["seconds"])), c["latency_p50_ms"],
+                        c["latency_p99_ms"]) if c else "-" for c in cells]))
+    return "\n".join(rows) + "\n\n" + "\n".join(live_rows)
 
 
 if __name__ == "__main__":
