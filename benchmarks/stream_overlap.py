@@ -4,7 +4,8 @@ frame by `Segmenter.run` (the sequential loop) and by `Segmenter.stream`
 model and threads; prints the median time per frame of each and their
 ratio. With `--cameras N`, also N copies of the video as N sources of one
 stream (their frames batched into the same frame-graph calls). With
-`--live FPS[,FPS...]`, a simulated live camera at each rate in latency mode:
+`--live FPS[,FPS...]`, a simulated live camera at each rate in latency mode
+(the stream with and without overlap, and a sequential newest-frame loop):
 capture-to-result latency p50 / p99 and the frames dropped.
 
     python benchmarks/stream_overlap.py [--model M] [--frames N] [--repeats R] [--cameras N]
@@ -83,11 +84,11 @@ def summary(fps, seconds, latencies, dropped):
             "dropped": dropped, "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
 
 
-def live_run(seg, frames, fps, seconds):
+def live_run(seg, frames, fps, seconds, overlap=True):
     """The stream in latency mode; latency from each frame's arrival (its
     capture thread reads continuously, so arrival is when it is ready)."""
     latencies, dropped = [], 0
-    for r in seg.stream(SimulatedCamera(frames, fps, seconds), mode="latency"):
+    for r in seg.stream(SimulatedCamera(frames, fps, seconds), mode="latency", overlap=overlap):
         latencies.append(r.latency_ms)
         dropped += r.dropped
     return summary(fps, seconds, latencies, dropped)
@@ -192,6 +193,7 @@ def main() -> None:
                 cameras.append((time.perf_counter() - t0) / count * 1e3)
         rates = [float(f) for f in args.live.split(",") if f.strip()]
         live = [live_run(seg, decoded, fps, args.seconds) for fps in rates]
+        live_one_step = [live_run(seg, decoded, fps, args.seconds, overlap=False) for fps in rates]
         live_reference = [live_sequential(seg, decoded, fps, args.seconds) for fps in rates]
     result["load_after"] = list(os.getloadavg())
     result["run_ms_per_frame"] = statistics.median(runs)
@@ -203,6 +205,7 @@ def main() -> None:
         result["cameras_ms_per_frame"] = statistics.median(cameras)
         result["cameras_ms_each"] = cameras
     result["live"] = live
+    result["live_no_overlap"] = live_one_step
     result["live_sequential"] = live_reference
     print("{frames} ({frame_size[1]} x {frame_size[0]}, {tiles_per_frame:g} tiles), video file: run loop "
           "{run_ms_per_frame:.1f} ms/frame, stream {stream_ms_per_frame:.1f} ms/frame, stream is {speedup:.2f}x "
@@ -210,7 +213,8 @@ def main() -> None:
     if cameras:
         print("{cameras} copies as {cameras} sources of one stream: {cameras_ms_per_frame:.1f} ms/frame".format(
             **result))
-    for kind, rows in (("stream", live), ("sequential", live_reference)):
+    for kind, rows in (("stream", live), ("stream without overlap", live_one_step),
+                       ("sequential", live_reference)):
         for row in rows:
             print("live {fps_in:g} FPS for {seconds:g} s, {kind}: {results} results ({results_per_s:.1f}/s), "
                   "{dropped} dropped, latency p50 {latency_p50_ms:.0f} ms, p99 {latency_p99_ms:.0f} ms".format(
@@ -227,8 +231,8 @@ def table(paths):
     """Markdown rows, one per run file: the README's tables."""
     rows = ["| run | load before / after (1 min) | run loop | stream | speed-up | several sources |",
             "|---|---|---|---|---|---|"]
-    live_rows = ["| run | camera | stream: results/s, dropped, latency p50 / p99 | sequential: results/s, dropped, "
-                 "latency p50 / p99 |", "|---|---|---|---|"]
+    live_rows = ["| run | camera | stream: results/s, dropped, latency p50 / p99 | stream, overlap off: the same | "
+                 "sequential loop: the same |", "|---|---|---|---|---|"]
     for path in paths:
         r = json.loads(Path(path).read_text())
         several = ("{} sources: {:.0f} ms/frame".format(r["cameras"], r["cameras_ms_per_frame"])
@@ -237,9 +241,10 @@ def table(paths):
             Path(path).stem, r["load_before"][0], r["load_after"][0], r["run_ms_per_frame"],
             r["stream_ms_per_frame"], r["speedup"], several))
         reference = {row["fps_in"]: row for row in r.get("live_sequential", [])}
+        one_step = {row["fps_in"]: row for row in r.get("live_no_overlap", [])}
         for row in r.get("live", []):
-            cells = [row, reference.get(row["fps_in"])]
-            live_rows.append("| {} | {:g} FPS, {:g} s | {} | {} |".format(
+            cells = [row, one_step.get(row["fps_in"]), reference.get(row["fps_in"])]
+            live_rows.append("| {} | {:g} FPS, {:g} s | {} | {} | {} |".format(
                 Path(path).stem, row["fps_in"], row["seconds"], *[
                     "{:.1f}/s, {} of {}, {:.0f} / {:.0f} ms".format(
                         c["results_per_s"], c["dropped"], int(round(c["fps_in"] * c["seconds"])), c["latency_p50_ms"],

@@ -84,6 +84,7 @@ class Stream:
         mode: str,
         queue_size: typing.SupportsInt | typing.SupportsIndex,
         tracker: object = ...,
+        overlap: bool = ...,
     ) -> None: ...
     def next(
         self,

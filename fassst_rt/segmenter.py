@@ -188,7 +188,7 @@ class Segmenter:
         return [Selection(*s) for s in per_image], rois
 
     def stream(self, source, mode: str = "throughput", queue_size: int = 4, track=False,
-               reader: str = "opencv") -> "Stream":
+               reader: str = "opencv", overlap: bool = True) -> "Stream":
         """Segments a stream of frames with the pipeline's steps overlapped on
         threads (the C++ core's ``fassst::Stream``): iterate over it for one
         :class:`StreamResult` per frame.
@@ -215,7 +215,11 @@ class Segmenter:
         ``instances.track_ids`` then holds identities stable across the
         stream's frames (the core's tracker, one per source). ``reader``:
         what decodes video files, cameras and URLs, "opencv" or "pyav"
-        (the optional ``av`` package)."""
+        (the optional ``av`` package). ``overlap``: one frame's graph runs
+        while the frame before it is finished (more frames per second where
+        cores are to spare); False: one step at a time, the next frame taken
+        once the previous results are out (the lower latency where the
+        backend already uses every core)."""
         from .sources import open_sources
         from .tracking import Tracker
         if isinstance(queue_size, bool) or not isinstance(queue_size, (int, np.integer)):
@@ -226,7 +230,9 @@ class Segmenter:
             raise TypeError("track must be True, False or a fassst_rt.tracking.Tracker, got {!r}".format(track))
         tracker = track._core if track is not False else None
         sources = open_sources(source, reader)
-        core = _C.Stream(self._core, sources, self.channel_order, mode, int(queue_size), tracker)
+        if not isinstance(overlap, bool):
+            raise TypeError("overlap must be True or False, got {!r}".format(overlap))
+        core = _C.Stream(self._core, sources, self.channel_order, mode, int(queue_size), tracker, overlap)
         stream = Stream(self, core, tracked=tracker is not None)
         self._streams.add(stream)
         return stream

@@ -219,3 +219,55 @@ def test_a_list_of_sources_is_told_from_a_list_of_frames(rng, tmp_path):
         open_sources([FrameIterable(frames), frames[0]])
     with pytest.raises(FileNotFoundError, match="nowhere.mp4: no such file"):
         open_sources([FrameIterable(frames), str(tmp_path / "nowhere.mp4")])
+
+
+class IntervalBackend(OnnxRuntimeBackend):
+    """The ONNX Runtime backend, recording when each graph call ran (and
+    taking a little longer, so that overlapping calls would show)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def _timed(self, kind, call, *args):
+        t0 = time.monotonic()
+        time.sleep(0.02)
+        out = call(*args)
+        with self.lock:
+            self.calls.append((kind, t0, time.monotonic()))
+        return out
+
+    def run_frame(self, images):
+        return self._timed("frame", super().run_frame, images)
+
+    def run_tail(self, rois):
+        return self._timed("tail", super().run_tail, rois)
+
+
+def overlapping(calls):
+    frames = [c for c in calls if c[0] == "frame"]
+    tails = [c for c in calls if c[0] == "tail"]
+    return sum(1 for f in frames for t in tails if f[1] < t[2] and t[1] < f[2])
+
+
+@pytest.mark.parametrize("mode", ["throughput", "latency"])
+def test_without_overlap_one_step_runs_at_a_time(rng, mode):
+    frames = frames_of(rng, 6, (90, 120, 3))
+    counts = {}
+    for overlap in (True, False):
+        backend = IntervalBackend(TINY, device="cpu")
+        with Segmenter(backend, score_threshold=0.0, tile=False) as seg:
+            want = [seg.run(f) for f in frames]
+            backend.calls.clear()
+            got = list(seg.stream(frames, mode=mode, overlap=overlap))
+        assert [r.frame for r in got] == list(range(6))
+        for w, r in zip(want, got):
+            np.testing.assert_array_equal(r.instances.boxes, w.boxes)
+        assert sum(1 for c in backend.calls if c[0] == "tail") >= 6
+        counts[overlap] = overlapping(backend.calls)
+    assert counts[False] == 0, "a frame graph ran while the frame before it was finished"
+    assert counts[True] > 0, "with overlap, frame graphs and tails run at the same time"
+    with Segmenter(TINY, device="cpu") as seg:
+        with pytest.raises(TypeError, match="overlap must be True or False, got 'no'"):
+            seg.stream(frames, overlap="no")

@@ -16,6 +16,7 @@ namespace {
 
 using stream_queues::Channel;
 using stream_queues::SourceQueues;
+using stream_queues::StepGate;
 
 constexpr int kMaxQueue = 64;
 
@@ -57,6 +58,8 @@ struct Stream::Impl {
   StreamMode mode;
   bool overlap;   // the frame graph apart from select + tail (the backend allows it)
   bool latency;   // latency mode: a step starts only when the step after it is free
+  bool one_step;  // StreamOptions::overlap off: a step starts once the previous one is finished
+  StepGate gate;
   SourceQueues<StreamFrame> captured;
   Channel<std::unique_ptr<StreamJob>> planned, inferred;
   Channel<StreamResult> results;
@@ -86,6 +89,7 @@ struct Stream::Impl {
         mode(o.mode),
         overlap(s.backend->overlaps_graphs()),
         latency(o.mode == StreamMode::kLatency),
+        one_step(!o.overlap),
         captured(queues_for(sources, o.mode, depth)),
         planned(depth),
         inferred(depth),
@@ -104,6 +108,7 @@ struct Stream::Impl {
       if (!error) error = e;
     }
     captured.close_and_clear();
+    gate.close();
     planned.close_and_clear();
     inferred.close_and_clear();
     results.close();
@@ -160,6 +165,7 @@ struct Stream::Impl {
       std::vector<std::pair<size_t, StreamFrame>> step;
       for (;;) {
         if (latency && !out.wait_empty()) return;
+        if (one_step && !gate.acquire()) return;
         // throughput: a frame of every running source per step; latency: what is ready
         if (!captured.gather(!latency, &step)) return;
         const auto t0 = pipeline::Clock::now();
@@ -248,6 +254,7 @@ struct Stream::Impl {
           r.frame = std::move(f.source_frame);
           if (!results.push(std::move(r))) return;
         }
+        if (one_step) gate.release();
       }
     });
     results.close();
@@ -343,6 +350,7 @@ bool Stream::next_for(StreamResult* result, std::chrono::milliseconds timeout, b
 void Stream::stop() {
   if (!impl_) return;
   impl_->captured.close_and_clear();
+  impl_->gate.close();
   impl_->planned.close_and_clear();
   impl_->inferred.close_and_clear();
   impl_->results.close_and_clear();

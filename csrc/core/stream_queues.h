@@ -194,5 +194,35 @@ class SourceQueues {
   bool stop_reading_ = false;
 };
 
+// One step at a time: acquire() waits until the step before has released
+// (false once closed: the stream is ending).
+class StepGate {
+ public:
+  bool acquire() {
+    std::unique_lock<std::mutex> lock(m_);
+    free_.wait(lock, [&] { return closed_ || !busy_; });
+    busy_ = !closed_;
+    return !closed_;
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> lock(m_);
+    busy_ = false;
+    free_.notify_all();
+  }
+
+  void close() {
+    std::lock_guard<std::mutex> lock(m_);
+    closed_ = true;
+    free_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable free_;
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
 }  // namespace stream_queues
 }  // namespace fassst

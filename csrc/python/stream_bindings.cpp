@@ -76,7 +76,7 @@ using StreamHolder = std::unique_ptr<Stream, ReleasingDeleter>;
 // `sources`: a list of Python sources, one or more (several: batched into
 // the same frame-graph calls, results tagged with the source's index).
 StreamHolder make_stream(Segmenter& seg, py::list sources, const std::string& channel_order, const std::string& mode,
-                         int queue_size, py::object tracker) {
+                         int queue_size, py::object tracker, bool overlap) {
   StreamOptions o;
   if (mode == "throughput") {
     o.mode = StreamMode::kThroughput;
@@ -86,6 +86,7 @@ StreamHolder make_stream(Segmenter& seg, py::list sources, const std::string& ch
     throw InvalidArgument(message("mode must be 'throughput' or 'latency', got '", mode, "'"));
   }
   o.queue_size = queue_size;
+  o.overlap = overlap;
   if (!tracker.is_none()) {  // a fassst_rt._C.Tracker: the stream tracks with its options
     o.track = true;
     o.tracker = tracker.cast<const Tracker&>().options();
@@ -128,7 +129,8 @@ py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
 void register_stream(py::module_& m) {
   py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
       .def(py::init(&make_stream), py::arg("segmenter"), py::arg("sources"), py::arg("channel_order"),
-           py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::keep_alive<1, 2>())
+           py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::arg("overlap") = true,
+           py::keep_alive<1, 2>())
       .def("next", &next_result, py::arg("tracked") = false, py::arg("timeout_ms") = 100,
            "The next result as a dict, None at the end, False when timeout_ms passed first; raises the "
            "error that ended the stream.")

@@ -47,6 +47,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mode", choices=("throughput", "latency"), default="throughput",
                         help="videos and cameras: every frame in order (throughput), or a live source's "
                              "newest frame first, stale ones dropped (latency)")
+    parser.add_argument("--no-overlap", dest="overlap", action="store_false",
+                        help="videos and cameras: one frame at a time through the steps (the lower latency where "
+                             "the backend already uses every core; default: one frame's graph overlaps the "
+                             "finishing of the frame before)")
     parser.add_argument("--track", action="store_true",
                         help="videos and cameras: identities across frames (the instances' ids)")
     parser.add_argument("--show", action="store_true",
@@ -324,7 +328,8 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
     t_start = time.perf_counter()
     try:
         try:
-            with segmenter.stream(opened, mode=args.mode, track=args.track) as stream:
+            with segmenter.stream(opened, mode=args.mode, track=args.track,
+                                  overlap=getattr(args, "overlap", True)) as stream:
                 for r in stream:
                     if args.output and writer is None:
                         writer = opencv_io.video_writer(args.output, fps_in or 30.0, r.image.shape[1],

@@ -220,6 +220,16 @@ TEST_CASE(a_stream_gives_runs_instances_in_order_and_reports_errors) {
     CHECK_EQ(n, int64_t{3});
     CHECK(!stream.next(&r));
   }
+  for (StreamMode mode : {StreamMode::kThroughput, StreamMode::kLatency}) {  // one step at a time: the same results
+    StreamOptions one_step;
+    one_step.overlap = false;
+    one_step.mode = mode;
+    Stream stream(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes)), one_step);
+    StreamResult r;
+    int64_t n = 0;
+    while (stream.next(&r)) CHECK(same(r.instances, want[static_cast<size_t>(n++)]));
+    CHECK_EQ(n, int64_t{3});
+  }
   CHECK(!seg.run(view(frames[1], 150, 120, PixelFormat::kBGR)).boxes.empty() || true);  // free again
   Stream failing(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes, 1)));
   StreamResult r;

@@ -66,6 +66,11 @@ enum class StreamMode { kThroughput, kLatency };
 struct StreamOptions {
   StreamMode mode = StreamMode::kThroughput;
   int queue_size = 4;  // frames each queue between steps holds (throughput mode), 1 to 64
+  // Steps overlapped: one frame's graph runs while the frame before it is
+  // finished (more frames per second where cores are to spare). false: one
+  // step at a time, the next taken once the previous one's results are out
+  // (the lower latency where the backend already uses every core).
+  bool overlap = true;
   // Identities across frames: a tracker of these options (one per source)
   // sets each result's instances.track_ids, frames taken in order.
   bool track = false;
