@@ -82,11 +82,12 @@ class Stream:
     def __init__(
         self,
         segmenter: Segmenter,
-        source: object,
+        sources: list[typing.Any],
         channel_order: str,
         mode: str,
         queue_size: typing.SupportsInt | typing.SupportsIndex,
         tracker: object = ...,
+        overlap: bool = ...,
     ) -> None: ...
     def next(
         self,

@@ -127,7 +127,9 @@ class Instances:
 
     def plot(self, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
         """An overlay: masks tinted per instance, boxes outlined, on a copy of
-        ``image`` (H, W, 3) uint8 (any channel order; colours are symmetric)."""
+        ``image`` (H, W, 3) uint8 (any channel order; colours are symmetric).
+        Tracked instances (``track_ids`` set) get one colour per id, the same
+        in every frame; those without a confirmed id are grey."""
         if not isinstance(image, np.ndarray) or image.shape[:2] != self.image_size:
             raise ValueError("plot: image must be the (H, W, ...) frame these instances came from, "
                              "{}x{}".format(*self.image_size))
@@ -135,7 +137,7 @@ class Instances:
         if canvas.ndim == 2:
             canvas = np.repeat(canvas[:, :, None], 3, axis=2)
         canvas = np.ascontiguousarray(canvas[:, :, :3])
-        colours = _palette(len(self))
+        colours = _palette(len(self)) if self.track_ids is None else _id_colours(self.track_ids)
         for i, colour in enumerate(colours):
             mask = self.mask(i)  # one full-frame mask at a time
             region = canvas[mask].astype(np.float32)
@@ -152,9 +154,28 @@ class Instances:
         return canvas
 
 
+# instances without a confirmed track id
+_UNTRACKED_COLOUR = np.array([160.0, 160.0, 160.0], np.float32)
+
+
+def _id_colours(track_ids: np.ndarray) -> np.ndarray:
+    """A colour per instance from its track id: the id's own palette entry,
+    grey where the id is negative."""
+    ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+    colours = _hue_colours(np.maximum(ids, 0))
+    colours[ids < 0] = _UNTRACKED_COLOUR
+    return colours
+
+
 def _palette(n: int) -> np.ndarray:
     """n distinct, saturated colours (golden-angle hues)."""
-    hues = (np.arange(n) * 0.618033988749895) % 1.0
+    return _hue_colours(np.arange(n))
+
+
+def _hue_colours(indices: np.ndarray) -> np.ndarray:
+    """The saturated colour of golden-angle hue number i, for each i of ``indices``."""
+    n = len(indices)
+    hues = (indices * 0.618033988749895) % 1.0
     h6 = hues * 6
     x = 1 - np.abs(h6 % 2 - 1)
     sector = h6.astype(int) % 6

@@ -153,6 +153,28 @@ def to_label_image(instances: Instances, header: Header) -> Image:
     return Image(_copy_header(header), height, width, MONO16, 0, 2 * width, labels.tobytes())
 
 
+def to_image(frame: np.ndarray, header: Header, channel_order: str = "bgr") -> Image:
+    """A frame as a ``sensor_msgs/Image``: (H, W, 3) uint8 as ``bgr8`` (or
+    ``rgb8`` for channel_order "rgb"), (H, W) uint8 as ``mono8``, (H, W)
+    uint16 as little-endian ``mono16``; rows packed."""
+    if not isinstance(header, Header):
+        raise TypeError("header must be a fassst_rt.ros_mapping.Header, got {}".format(type(header).__name__))
+    if channel_order not in ("bgr", "rgb"):
+        raise ValueError("channel_order must be 'bgr' or 'rgb', got {!r}".format(channel_order))
+    shape, dtype = getattr(frame, "shape", None), getattr(frame, "dtype", None)
+    if dtype == np.uint8 and len(shape) == 3 and shape[2] == 3:
+        encoding, data = channel_order + "8", np.ascontiguousarray(frame)
+    elif dtype == np.uint8 and len(shape) == 2:
+        encoding, data = "mono8", np.ascontiguousarray(frame)
+    elif dtype == np.uint16 and len(shape) == 2:
+        encoding, data = MONO16, np.ascontiguousarray(frame, dtype="<u2")
+    else:
+        raise ValueError("frame must be (H, W, 3) uint8, (H, W) uint8 or (H, W) uint16, got {} {}".format(
+            dtype, shape))
+    height, width = shape[:2]
+    return Image(_copy_header(header), height, width, encoding, 0, data.strides[0], data.tobytes())
+
+
 # encoding -> (channels, dtype, channel order of the data); sensor_msgs' image_encodings names
 _ENCODINGS = {
     "bgr8": (3, np.uint8, "bgr"), "rgb8": (3, np.uint8, "rgb"),

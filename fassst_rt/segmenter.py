@@ -197,7 +197,8 @@ class Segmenter:
         per_image, rois = self._core.select(boxes, scores)
         return [Selection(*s) for s in per_image], rois
 
-    def stream(self, source, mode: str = "throughput", queue_size: int = 4, track=False) -> "Stream":
+    def stream(self, source, mode: str = "throughput", queue_size: int = 4, track=False,
+               reader: str = "opencv", overlap: bool = True) -> "Stream":
         """Segments a stream of frames with the pipeline's steps overlapped on
         threads (the C++ core's ``fassst::Stream``): iterate over it for one
         :class:`StreamResult` per frame.
@@ -205,18 +206,31 @@ class Segmenter:
         ``source``: a folder, an image or video file, a camera index or
         ``/dev/videoN``, an ``rtsp://`` / ``http://`` URL, ``gst:PIPELINE``, an
         iterable of frames, or an object with ``read()``
-        (:mod:`fassst_rt.sources`). ``mode``: "throughput" (every frame, in
-        order, each result equal to ``run``'s) or "latency" (a live source's
-        newest frame first, stale ones dropped and counted). While a stream
-        runs, this Segmenter's ``run`` is refused; the stream ends when its
-        source does, on ``close()``, or when it is left (``with`` or ``break``
-        + garbage collection).
+        (:mod:`fassst_rt.sources`). A list of such sources (paths, URLs,
+        camera indices, source objects; not of frames) streams several at
+        once: each step batches one frame of each into the same frame-graph
+        calls, each source has its own tracker, and ``result.source_index``
+        says which source a result is from (a step's results in source
+        order; a source that ends drops out, the others go on; a source's
+        error ends the stream). ``mode``: "throughput" (every frame, in
+        order, each result equal to ``run``'s; with several sources a step
+        waits for a frame of each) or "latency" (a live source's newest frame
+        first, stale ones dropped and counted; a step takes the frames that
+        are ready). While a stream runs, this Segmenter's ``run`` is refused;
+        the stream ends when its sources do, on ``close()``, or when it is
+        left (``with`` or ``break`` + garbage collection).
 
         ``track``: False, True (a tracker with the default options) or a
         :class:`fassst_rt.tracking.Tracker` whose options to use: each result's
         ``instances.track_ids`` then holds identities stable across the
-        stream's frames (the core's tracker, one per stream)."""
-        from .sources import open_source
+        stream's frames (the core's tracker, one per source). ``reader``:
+        what decodes video files, cameras and URLs, "opencv" or "pyav"
+        (the optional ``av`` package). ``overlap``: one frame's graph runs
+        while the frame before it is finished (more frames per second where
+        cores are to spare); False: one step at a time, the next frame taken
+        once the previous results are out (the lower latency where the
+        backend already uses every core)."""
+        from .sources import open_sources
         from .tracking import Tracker
         if isinstance(queue_size, bool) or not isinstance(queue_size, (int, np.integer)):
             raise TypeError("queue_size must be an int, got {!r}".format(queue_size))
@@ -225,7 +239,10 @@ class Segmenter:
         if track is not False and not isinstance(track, Tracker):
             raise TypeError("track must be True, False or a fassst_rt.tracking.Tracker, got {!r}".format(track))
         tracker = track._core if track is not False else None
-        core = _C.Stream(self._core, open_source(source), self.channel_order, mode, int(queue_size), tracker)
+        sources = open_sources(source, reader)
+        if not isinstance(overlap, bool):
+            raise TypeError("overlap must be True or False, got {!r}".format(overlap))
+        core = _C.Stream(self._core, sources, self.channel_order, mode, int(queue_size), tracker, overlap)
         stream = Stream(self, core, tracked=tracker is not None)
         self._streams.add(stream)
         return stream
@@ -259,8 +276,9 @@ class StreamResult(NamedTuple):
     timestamp: float       # its capture time, seconds
     instances: Instances
     latency_ms: float      # from its arrival to this result
-    dropped: int           # frames dropped since the previous result (latency mode)
+    dropped: int           # frames dropped since the previous result of its source (latency mode)
     image: Optional[np.ndarray] = None  # the frame itself, as the source read it (for overlays)
+    source_index: int = 0  # which of the stream's sources (several cameras); 0 for a single source
 
 
 class Stream:

@@ -4,104 +4,42 @@
 #include "fassst/stream.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
+#include <iterator>
 #include <thread>
 
 #include "core/segmenter_impl.h"
+#include "core/stream_queues.h"
 
 namespace fassst {
 namespace {
 
+using stream_queues::Channel;
+using stream_queues::SourceQueues;
+using stream_queues::StepGate;
+
 constexpr int kMaxQueue = 64;
-
-// A bounded queue between two threads. push() blocks while it is full, or
-// (keep_newest) drops its oldest item to make room; pop() blocks while it is
-// empty. close() wakes everyone: pushes fail, pops drain what is left.
-template <typename T>
-class Channel {
- public:
-  Channel(size_t capacity, bool keep_newest) : capacity_(capacity), keep_newest_(keep_newest) {}
-
-  bool push(T&& item, int64_t* dropped = nullptr) {
-    std::unique_lock<std::mutex> lock(m_);
-    if (keep_newest_) {
-      while (!closed_ && q_.size() >= capacity_) {
-        q_.pop_front();
-        if (dropped) ++*dropped;
-      }
-    } else {
-      not_full_.wait(lock, [&] { return closed_ || q_.size() < capacity_; });
-    }
-    if (closed_) return false;
-    q_.push_back(std::move(item));
-    not_empty_.notify_one();
-    return true;
-  }
-
-  bool pop(T* item) {
-    std::unique_lock<std::mutex> lock(m_);
-    not_empty_.wait(lock, [&] { return closed_ || !q_.empty(); });
-    return take(item);
-  }
-
-  // pop() waiting at most `timeout`; *timed_out says whether it gave up.
-  bool pop_for(T* item, std::chrono::milliseconds timeout, bool* timed_out) {
-    std::unique_lock<std::mutex> lock(m_);
-    *timed_out = !not_empty_.wait_for(lock, timeout, [&] { return closed_ || !q_.empty(); });
-    return !*timed_out && take(item);
-  }
-
-  bool take(T* item) {  // with m_ held
-    if (q_.empty()) return false;
-    *item = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_one();
-    return true;
-  }
-
-  void close() {
-    std::lock_guard<std::mutex> lock(m_);
-    closed_ = true;
-    not_full_.notify_all();
-    not_empty_.notify_all();
-  }
-
-  // Drops what is queued (stop(): frames in flight are abandoned).
-  void close_and_clear() {
-    std::lock_guard<std::mutex> lock(m_);
-    closed_ = true;
-    q_.clear();
-    not_full_.notify_all();
-    not_empty_.notify_all();
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<T> q_;
-  size_t capacity_;
-  bool keep_newest_;
-  bool closed_ = false;
-};
 
 double system_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-}  // namespace
-
-FrameSource::~FrameSource() = default;
-
-// A frame on its way through the steps.
-struct StreamJob {
-  SourceFrame source;
+// One source's frame, from its capture to its result.
+struct StreamFrame {
+  size_t source = 0;
+  SourceFrame source_frame;
   int64_t index = 0;
   double timestamp = 0.0;
   pipeline::Clock::time_point arrival;
   Frame3 frame;
   std::vector<Tile> tiles;
+  size_t first_crop = 0, crop_count = 0;  // its crops in the step's
+};
+
+// One step on its way through the threads: a frame of each source that had
+// one, their crops in one list, run in the Segmenter's chunks.
+struct StreamJob {
+  std::vector<StreamFrame> frames;
   std::vector<pipeline::Crop> crops;
   std::vector<std::pair<size_t, size_t>> chunks;
   std::vector<NetworkInput> inputs;    // per chunk, after preprocess
@@ -109,38 +47,60 @@ struct StreamJob {
   pipeline::Timings timings;
 };
 
+}  // namespace
+
+FrameSource::~FrameSource() = default;
+
 struct Stream::Impl {
   Segmenter::Impl& seg;
-  std::unique_ptr<FrameSource> source;
-  std::string source_name;
+  std::vector<std::unique_ptr<FrameSource>> sources;
+  std::vector<std::string> names;
   StreamMode mode;
-  bool drops;     // latency mode on a live source: the newest frame wins
-  bool overlap;   // the frame graph on its own thread
-  Channel<std::unique_ptr<StreamJob>> captured, planned, inferred;
+  bool overlap;   // the frame graph apart from select + tail (the backend allows it)
+  bool latency;   // latency mode: a step starts only when the step after it is free
+  bool one_step;  // StreamOptions::overlap off: a step starts once the previous one is finished
+  StepGate gate;
+  SourceQueues<StreamFrame> captured;
+  Channel<std::unique_ptr<StreamJob>> planned, inferred;
   Channel<StreamResult> results;
-  std::unique_ptr<Tracker> tracker;  // used by the finishing thread only, frames in order
+  std::vector<std::unique_ptr<Tracker>> trackers;  // one per source, used by the finishing thread only
   std::vector<std::thread> threads;
   std::mutex join_mutex;
   std::mutex error_mutex;
   std::exception_ptr error;
   bool error_reported = false;
-  int64_t dropped_total = 0;    // written by the capture thread under `captured`'s pushes
   std::mutex dropped_mutex;
-  int64_t dropped_reported = 0;
-  bool stopped = false;
+  std::vector<int64_t> dropped_total, dropped_reported;  // per source, under dropped_mutex
 
-  Impl(Segmenter::Impl& s, std::unique_ptr<FrameSource> src, const StreamOptions& o, size_t depth)
+  static std::vector<SourceQueues<StreamFrame>::Queue> queues_for(
+      const std::vector<std::unique_ptr<FrameSource>>& sources, StreamMode mode, size_t depth) {
+    std::vector<SourceQueues<StreamFrame>::Queue> out;
+    for (const auto& s : sources) {
+      // latency mode on a live source: the newest frame wins
+      const bool drops = mode == StreamMode::kLatency && s->live();
+      out.push_back({drops ? size_t{1} : depth, drops});
+    }
+    return out;
+  }
+
+  Impl(Segmenter::Impl& s, std::vector<std::unique_ptr<FrameSource>> srcs, const StreamOptions& o, size_t depth)
       : seg(s),
-        source(std::move(src)),
-        source_name(source->name()),
+        sources(std::move(srcs)),
         mode(o.mode),
-        drops(o.mode == StreamMode::kLatency && source->live()),
         overlap(s.backend->overlaps_graphs()),
-        captured(drops ? 1 : depth, drops),
-        planned(depth, false),
-        inferred(depth, false),
-        results(depth, false),
-        tracker(o.track ? new Tracker(o.tracker) : nullptr) {}
+        latency(o.mode == StreamMode::kLatency),
+        one_step(!o.overlap),
+        captured(queues_for(sources, o.mode, depth)),
+        planned(depth),
+        inferred(depth),
+        results(depth * sources.size()),
+        dropped_total(sources.size(), 0),
+        dropped_reported(sources.size(), 0) {
+    for (const auto& src : sources) {
+      names.push_back(src->name());
+      trackers.emplace_back(o.track ? new Tracker(o.tracker) : nullptr);
+    }
+  }
 
   void fail(std::exception_ptr e) {
     {
@@ -148,6 +108,7 @@ struct Stream::Impl {
       if (!error) error = e;
     }
     captured.close_and_clear();
+    gate.close();
     planned.close_and_clear();
     inferred.close_and_clear();
     results.close();
@@ -162,57 +123,85 @@ struct Stream::Impl {
     }
   }
 
-  // The source's own error ends the stream after the frames read before it
+  // A source's own error ends every source after the frames read before it
   // (they are delivered, then the error); an error of a later step drops
   // what is in flight.
-  void capture() {
+  void capture(size_t s) {
     try {
-      for (int64_t index = 0;; ++index) {
-        auto job = std::unique_ptr<StreamJob>(new StreamJob);
-        if (!source->read(&job->source)) break;
-        job->arrival = pipeline::Clock::now();
-        job->index = index;
-        job->timestamp = job->source.timestamp >= 0.0 ? job->source.timestamp : system_seconds();
+      for (int64_t index = 0; !captured.stopping(); ++index) {
+        StreamFrame f;
+        if (!sources[s]->read(&f.source_frame)) break;
+        f.arrival = pipeline::Clock::now();
+        f.source = s;
+        f.index = index;
+        f.timestamp = f.source_frame.timestamp >= 0.0 ? f.source_frame.timestamp : system_seconds();
         int64_t dropped = 0;
-        const bool ok = captured.push(std::move(job), &dropped);
+        const bool ok = captured.push(s, std::move(f), &dropped);
         if (dropped) {
           std::lock_guard<std::mutex> lock(dropped_mutex);
-          dropped_total += dropped;
+          dropped_total[s] += dropped;
         }
         if (!ok) break;
       }
     } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
+      {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+      captured.stop_reading();  // the other sources end after the frame each is reading
     }
-    captured.close();
+    captured.end(s);
   }
 
+  // Preprocess, and in latency mode the frame graph too (below). Throughput
+  // mode hands each step on through queues of queue_size. Latency mode takes
+  // the sources' newest frames only once the next step has taken the
+  // previous ones, so a frame never waits in a queue behind another: with
+  // the frame graph on this thread, a frame waits at most for the finishing
+  // of the one before it.
   void preprocess() {
+    Channel<std::unique_ptr<StreamJob>>& out = latency && overlap ? inferred : planned;
     guarded([&] {
-      std::unique_ptr<StreamJob> job;
-      while (captured.pop(&job)) {
+      std::vector<std::pair<size_t, StreamFrame>> step;
+      for (;;) {
+        if (latency && !out.wait_empty()) return;
+        if (one_step && !gate.acquire()) return;
+        // throughput: a frame of every running source per step; latency: what is ready
+        if (!captured.gather(!latency, &step)) return;
         const auto t0 = pipeline::Clock::now();
-        job->frame = to_three_channels(job->source.image, seg.meta.uint16, source_name + " frame");
-        job->crops = seg.crops_of(job->frame, seg.tile_size, seg.tile_overlap, &job->tiles);
+        auto job = std::unique_ptr<StreamJob>(new StreamJob);
+        for (auto& item : step) job->frames.push_back(std::move(item.second));
+        for (StreamFrame& f : job->frames) {
+          f.frame = to_three_channels(f.source_frame.image, seg.meta.uint16, names[f.source] + " frame");
+          const std::vector<pipeline::Crop> crops = seg.crops_of(f.frame, seg.tile_size, seg.tile_overlap, &f.tiles);
+          f.first_crop = job->crops.size();
+          f.crop_count = crops.size();
+          job->crops.insert(job->crops.end(), crops.begin(), crops.end());
+        }
         job->chunks = seg.chunks_of(job->crops.size());
         for (const auto& c : job->chunks)
           job->inputs.push_back(seg.preprocess(
               std::vector<pipeline::Crop>(job->crops.begin() + c.first, job->crops.begin() + c.second)));
         job->timings["preprocess"] += pipeline::ms_since(t0, pipeline::Clock::now());
-        if (!planned.push(std::move(job))) return;
+        if (latency && overlap) run_frame_graph(job.get());
+        if (!out.push(std::move(job))) return;
       }
     });
-    planned.close();
+    out.close();
   }
 
+  void run_frame_graph(StreamJob* job) {
+    const auto t0 = pipeline::Clock::now();
+    for (const NetworkInput& in : job->inputs) job->outputs.push_back(seg.infer(in));
+    job->timings["frame"] += pipeline::ms_since(t0, pipeline::Clock::now());
+  }
+
+  // The frame graph on its own thread (throughput mode, overlapping backends).
   void infer() {
     guarded([&] {
       std::unique_ptr<StreamJob> job;
       while (planned.pop(&job)) {
-        const auto t0 = pipeline::Clock::now();
-        for (const NetworkInput& in : job->inputs) job->outputs.push_back(seg.infer(in));
-        job->timings["frame"] += pipeline::ms_since(t0, pipeline::Clock::now());
+        run_frame_graph(job.get());
         if (!inferred.push(std::move(job))) return;
       }
     });
@@ -224,7 +213,8 @@ struct Stream::Impl {
     guarded([&] {
       Channel<std::unique_ptr<StreamJob>>& in = overlap ? inferred : planned;
       std::unique_ptr<StreamJob> job;
-      while (in.pop(&job)) {
+      // latency mode: a frame is finished once the caller has taken the result before it
+      while ((!latency || results.wait_empty()) && in.pop(&job)) {
         std::vector<Instances> per_crop;
         for (size_t c = 0; c < job->chunks.size(); ++c) {
           FrameOutputs own;
@@ -243,21 +233,28 @@ struct Stream::Impl {
           }
           for (Instances& inst : part) per_crop.push_back(std::move(inst));
         }
-        StreamResult r;
-        r.source = source_name;
-        r.frame_index = job->index;
-        r.timestamp = job->timestamp;
-        r.instances = seg.assemble(job->frame, job->tiles, std::move(per_crop), job->timings);
-        if (tracker) r.instances.track_ids = tracker->update(r.instances);
-        r.latency_ms = pipeline::ms_since(job->arrival, pipeline::Clock::now());
-        {
-          std::lock_guard<std::mutex> lock(dropped_mutex);
-          r.dropped = dropped_total - dropped_reported;
-          dropped_reported = dropped_total;
+        job->inputs.clear();  // the network inputs and frame-graph outputs go before the results wait
+        job->outputs.clear();
+        for (StreamFrame& f : job->frames) {
+          StreamResult r;
+          r.source = names[f.source];
+          r.source_index = static_cast<int>(f.source);
+          r.frame_index = f.index;
+          r.timestamp = f.timestamp;
+          std::vector<Instances> own(std::make_move_iterator(per_crop.begin() + f.first_crop),
+                                     std::make_move_iterator(per_crop.begin() + f.first_crop + f.crop_count));
+          r.instances = seg.assemble(f.frame, f.tiles, std::move(own), job->timings);
+          if (trackers[f.source]) r.instances.track_ids = trackers[f.source]->update(r.instances);
+          r.latency_ms = pipeline::ms_since(f.arrival, pipeline::Clock::now());
+          {
+            std::lock_guard<std::mutex> lock(dropped_mutex);
+            r.dropped = dropped_total[f.source] - dropped_reported[f.source];
+            dropped_reported[f.source] = dropped_total[f.source];
+          }
+          r.frame = std::move(f.source_frame);
+          if (!results.push(std::move(r))) return;
         }
-        r.frame = std::move(job->source);
-        job.reset();  // the frame's outputs go before the result waits
-        if (!results.push(std::move(r))) return;
+        if (one_step) gate.release();
       }
     });
     results.close();
@@ -275,8 +272,26 @@ struct Stream::Impl {
   }
 };
 
-Stream::Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const StreamOptions& options) {
-  if (!source) throw InvalidArgument("Stream: source must not be null");
+namespace {
+
+std::vector<std::unique_ptr<FrameSource>> one_source(std::unique_ptr<FrameSource> source) {
+  std::vector<std::unique_ptr<FrameSource>> sources;
+  sources.push_back(std::move(source));
+  return sources;
+}
+
+}  // namespace
+
+Stream::Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const StreamOptions& options)
+    : Stream(segmenter, one_source(std::move(source)), options) {}
+
+Stream::Stream(Segmenter& segmenter, std::vector<std::unique_ptr<FrameSource>> sources,
+               const StreamOptions& options) {
+  if (sources.empty()) throw InvalidArgument("Stream: sources must hold at least one source, got none");
+  for (size_t i = 0; i < sources.size(); ++i)
+    if (!sources[i])
+      throw InvalidArgument(sources.size() == 1 ? std::string("Stream: source must not be null")
+                                                : message("Stream: sources[", i, "] must not be null"));
   if (options.queue_size < 1 || options.queue_size > kMaxQueue)
     throw InvalidArgument(message("queue_size must be in [1, ", kMaxQueue, "], got ", options.queue_size));
   if (options.mode != StreamMode::kThroughput && options.mode != StreamMode::kLatency)
@@ -290,11 +305,11 @@ Stream::Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const 
   // Latency mode keeps one frame per queue: no frame waits behind another.
   const size_t depth = options.mode == StreamMode::kLatency ? 1 : static_cast<size_t>(options.queue_size);
   try {
-    impl_.reset(new Impl(seg, std::move(source), options, depth));
+    impl_.reset(new Impl(seg, std::move(sources), options, depth));
     Impl* s = impl_.get();
-    s->threads.emplace_back([s] { s->capture(); });
+    for (size_t i = 0; i < s->sources.size(); ++i) s->threads.emplace_back([s, i] { s->capture(i); });
     s->threads.emplace_back([s] { s->preprocess(); });
-    if (s->overlap) s->threads.emplace_back([s] { s->infer(); });
+    if (s->overlap && !s->latency) s->threads.emplace_back([s] { s->infer(); });
     s->threads.emplace_back([s] { s->finish(); });
   } catch (...) {
     if (impl_) {
@@ -335,6 +350,7 @@ bool Stream::next_for(StreamResult* result, std::chrono::milliseconds timeout, b
 void Stream::stop() {
   if (!impl_) return;
   impl_->captured.close_and_clear();
+  impl_->gate.close();
   impl_->planned.close_and_clear();
   impl_->inferred.close_and_clear();
   impl_->results.close_and_clear();

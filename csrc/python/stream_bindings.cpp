@@ -73,8 +73,10 @@ struct ReleasingDeleter {
 
 using StreamHolder = std::unique_ptr<Stream, ReleasingDeleter>;
 
-StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& channel_order, const std::string& mode,
-                         int queue_size, py::object tracker) {
+// `sources`: a list of Python sources, one or more (several: batched into
+// the same frame-graph calls, results tagged with the source's index).
+StreamHolder make_stream(Segmenter& seg, py::list sources, const std::string& channel_order, const std::string& mode,
+                         int queue_size, py::object tracker, bool overlap) {
   StreamOptions o;
   if (mode == "throughput") {
     o.mode = StreamMode::kThroughput;
@@ -84,13 +86,16 @@ StreamHolder make_stream(Segmenter& seg, py::object source, const std::string& c
     throw InvalidArgument(message("mode must be 'throughput' or 'latency', got '", mode, "'"));
   }
   o.queue_size = queue_size;
+  o.overlap = overlap;
   if (!tracker.is_none()) {  // a fassst_rt._C.Tracker: the stream tracks with its options
     o.track = true;
     o.tracker = tracker.cast<const Tracker&>().options();
   }
-  std::unique_ptr<FrameSource> src(new PythonSource(std::move(source), channel_order));
+  std::vector<std::unique_ptr<FrameSource>> srcs;
+  for (py::handle source : sources)
+    srcs.emplace_back(new PythonSource(py::reinterpret_borrow<py::object>(source), channel_order));
   py::gil_scoped_release release;  // a failing start joins threads that may want the GIL
-  return StreamHolder(new Stream(seg, std::move(src), o));
+  return StreamHolder(new Stream(seg, std::move(srcs), o));
 }
 
 // The next result as a dict; None at the end; False when `timeout_ms`
@@ -106,6 +111,7 @@ py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
   if (!got) return py::none();
   py::dict d;
   d["source"] = r.source;
+  d["source_index"] = r.source_index;
   d["frame"] = r.frame_index;
   d["timestamp"] = r.timestamp;
   d["latency_ms"] = r.latency_ms;
@@ -122,8 +128,9 @@ py::object next_result(Stream& stream, bool tracked, int timeout_ms) {
 
 void register_stream(py::module_& m) {
   py::class_<Stream, StreamHolder>(m, "Stream", "fassst::Stream over a Python source (Segmenter.stream wraps it)")
-      .def(py::init(&make_stream), py::arg("segmenter"), py::arg("source"), py::arg("channel_order"),
-           py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::keep_alive<1, 2>())
+      .def(py::init(&make_stream), py::arg("segmenter"), py::arg("sources"), py::arg("channel_order"),
+           py::arg("mode"), py::arg("queue_size"), py::arg("tracker") = py::none(), py::arg("overlap") = true,
+           py::keep_alive<1, 2>())
       .def("next", &next_result, py::arg("tracked") = false, py::arg("timeout_ms") = 100,
            "The next result as a dict, None at the end, False when timeout_ms passed first; raises the "
            "error that ended the stream.")

@@ -18,6 +18,7 @@ from .. import opencv_io
 from ..atomic import atomic_write_text
 from ..models import DEFAULT_MODEL_NAME, default_model_path
 from ..segmenter import Segmenter
+from ..sources import READERS
 
 # How many failed items the closing summary names (all are reported as they fail).
 SUMMARY_NAMES = 10
@@ -49,8 +50,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mode", choices=("throughput", "latency"), default="throughput",
                         help="videos and cameras: every frame in order (throughput), or a live source's "
                              "newest frame first, stale ones dropped (latency)")
+    parser.add_argument("--no-overlap", dest="overlap", action="store_false",
+                        help="videos and cameras: one frame at a time through the steps (the lower latency where "
+                             "the backend already uses every core; default: one frame's graph overlaps the "
+                             "finishing of the frame before)")
     parser.add_argument("--track", action="store_true",
                         help="videos and cameras: identities across frames (the instances' ids)")
+    parser.add_argument("--show", action="store_true",
+                        help="videos and cameras: a live window with the annotated frame and the FPS, latency "
+                             "and dropped-frames readout (q or Esc stops; needs an OpenCV with a GUI, not "
+                             "opencv-python-headless)")
+    parser.add_argument("--reader", choices=READERS, default="opencv",
+                        help="what decodes video files, cameras and URLs: OpenCV (default) or PyAV (the "
+                             "[pyav] extra)")
     parser.add_argument("--jsonl", default=None, metavar="PATH",
                         help="videos and cameras: one JSON line per frame (source, frame, timestamp, instances "
                              "with id, label, name, score, box, mask as COCO RLE), written as frames come")
@@ -161,8 +173,9 @@ def _images(folder: str) -> List[str]:
 
 
 def is_stream_source(source: str) -> bool:
-    """A stream: a video file, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
-    return (source.isdigit() or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
+    """A stream: a video file, a named pipe, a camera (index or /dev/videoN), a URL or a GStreamer pipeline."""
+    from ..sources import is_fifo
+    return (source.isdigit() or is_fifo(source) or source.lower().endswith(opencv_io.VIDEO_SUFFIXES + (".y4m",))
             or "://" in source or source.startswith(("gst:", "/dev/video")))
 
 
@@ -174,6 +187,11 @@ def run(args) -> int:
     videos = [s for s in sources if is_stream_source(s)]
     if videos and len(sources) > 1:
         raise ValueError("a video file or camera index must be the only SOURCE, got {}".format(" ".join(sources)))
+    if getattr(args, "show", False):
+        if not videos:
+            raise ValueError("--show is for video, camera and URL sources")
+        from ..live_view import require_gui
+        require_gui("--show")  # before the model loads and any output is opened
     model = args.model or default_model_path()
     segmenter = Segmenter(model, device=args.device, score_threshold=args.score_threshold,
                           nms_threshold=args.nms_threshold, max_instances=args.max_instances,
@@ -183,8 +201,8 @@ def run(args) -> int:
         if videos:
             source = sources[0]
             return _run_video(segmenter, int(source) if source.isdigit() else source, args)
-        if args.track or args.jsonl or args.mode != "throughput":
-            raise ValueError("--track, --jsonl and --mode are for video, camera and URL sources")
+        if args.track or args.jsonl or args.mode != "throughput" or args.reader != "opencv":
+            raise ValueError("--track, --jsonl, --mode and --reader are for video, camera and URL sources")
         if len(sources) == 1 and not os.path.isdir(sources[0]):
             return _run_image(segmenter, sources[0], args.output, args.json)
         return _run_images(segmenter, _image_list(sources), args)
@@ -299,14 +317,32 @@ def mot_lines(result) -> str:
     return "".join(rows)
 
 
+def _frame_rate_and_count(opened) -> Tuple[float, int]:
+    """A video source's frames per second and frame count (0: unknown)."""
+    if hasattr(opened, "capture"):
+        return opencv_io.video_properties(opened.capture)
+    container = getattr(opened, "container", None)  # PyAV
+    if container is not None and container.streams.video:
+        video = container.streams.video[0]
+        return float(video.average_rate or 0.0), int(video.frames or 0)
+    return 0.0, 0
+
+
 def _run_video(segmenter: Segmenter, source, args) -> int:
     """A video, camera, URL or GStreamer source through ``Segmenter.stream``
     (its steps overlapped on threads). An error ends the stream: the frames
-    before it are written and counted, the error is reported."""
+    before it are written and counted, the error is reported. With ``--show``
+    a window shows each annotated frame with the readout; closing it (q,
+    Esc) ends the run as the end of the stream would."""
     from ..sources import open_source
     from ..stream_output import result_to_json_line
-    opened = open_source(source)
-    fps_in, count = ((opencv_io.video_properties(opened.capture)) if hasattr(opened, "capture") else (0.0, 0))
+    opened = open_source(source, reader=getattr(args, "reader", "opencv"))
+    fps_in, count = _frame_rate_and_count(opened)
+    latency_mode = args.mode == "latency"
+    window = None
+    if getattr(args, "show", False):
+        from ..live_view import LiveWindow
+        window = LiveWindow("fassst-rt: {}".format(getattr(opened, "name", source)))
     writer = None  # type: Optional[opencv_io.VideoFileWriter]
     lines = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None  # grows as frames come
     mot = open(args.mot, "w", encoding="utf-8") if getattr(args, "mot", None) else None
@@ -317,24 +353,35 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
     t_start = time.perf_counter()
     try:
         try:
-            for r in segmenter.stream(opened, mode=args.mode, track=args.track):
-                if args.output and writer is None:
-                    writer = opencv_io.video_writer(args.output, fps_in or 30.0, r.image.shape[1], r.image.shape[0])
-                tally.ok += 1
-                dropped += r.dropped
-                latencies.append(r.latency_ms)
-                fps = tally.ok / max(time.perf_counter() - t_start, 1e-9)
-                progress.update("{} inst, {:.1f} FPS".format(len(r.instances), fps))
-                if writer is not None:
-                    writer.write(r.instances.plot(_displayable(r.image)))
-                if lines is not None:
-                    lines.write(result_to_json_line(r) + "\n")
-                    lines.flush()
-                if mot is not None:
-                    mot.write(mot_lines(r))
-                    mot.flush()
-                if args.json:
-                    records.append(json.loads(r.instances.to_json()))
+            with segmenter.stream(opened, mode=args.mode, track=args.track,
+                                  overlap=getattr(args, "overlap", True)) as stream:
+                for r in stream:
+                    if args.output and writer is None:
+                        writer = opencv_io.video_writer(args.output, fps_in or 30.0, r.image.shape[1],
+                                                        r.image.shape[0])
+                    tally.ok += 1
+                    dropped += r.dropped
+                    latencies.append(r.latency_ms)
+                    fps = tally.ok / max(time.perf_counter() - t_start, 1e-9)
+                    readout = readout_text(len(r.instances), fps, r.latency_ms, dropped, latency_mode)
+                    progress.update(readout)
+                    annotated = (r.instances.plot(_displayable(r.image))
+                                 if writer is not None or window is not None else None)
+                    if writer is not None:
+                        writer.write(annotated)
+                    if lines is not None:
+                        lines.write(result_to_json_line(r) + "\n")
+                        lines.flush()
+                    if mot is not None:
+                        mot.write(mot_lines(r))
+                        mot.flush()
+                    if args.json:
+                        records.append(json.loads(r.instances.to_json()))
+                    if window is not None:
+                        from ..live_view import draw_readout, readout_lines
+                        if not window.show(draw_readout(annotated, readout_lines(fps, r.latency_ms, dropped,
+                                                                                 latency_mode))):
+                            break  # the window was closed: the run ends as at the end of the stream
         except (opencv_io.ImageIOError, ValueError, RuntimeError, OSError, MemoryError) as exc:
             # the stream's error: the frames before it are kept
             tally.failure("{} after frame {}".format(source, tally.ok), exc, progress)
@@ -347,6 +394,11 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
         for out in (lines, mot):
             if out is not None:
                 out.close()
+        if window is not None:
+            window.close()
+        close = getattr(opened, "close", None)
+        if close is not None:
+            close()
     if writer is not None:
         writer.close()
     if args.json and args.output:
@@ -354,7 +406,15 @@ def _run_video(segmenter: Segmenter, source, args) -> int:
     text = tally.summary()
     if latencies:
         text += "; median latency {:.1f} ms".format(sorted(latencies)[len(latencies) // 2])
-    if dropped:
+    if latency_mode:
         text += "; {} frames dropped (latency mode)".format(dropped)
     print(text)
     return tally.status()
+
+
+def readout_text(instances: int, fps: float, latency_ms: float, dropped: int, latency_mode: bool) -> str:
+    """The progress line's readout of a stream's latest result."""
+    text = "{} inst, {:.1f} FPS, {:.0f} ms".format(instances, fps, latency_ms)
+    if latency_mode:
+        text += ", {} dropped".format(dropped)
+    return text

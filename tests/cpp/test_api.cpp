@@ -220,12 +220,103 @@ TEST_CASE(a_stream_gives_runs_instances_in_order_and_reports_errors) {
     CHECK_EQ(n, int64_t{3});
     CHECK(!stream.next(&r));
   }
+  for (StreamMode mode : {StreamMode::kThroughput, StreamMode::kLatency}) {  // one step at a time: the same results
+    StreamOptions one_step;
+    one_step.overlap = false;
+    one_step.mode = mode;
+    Stream stream(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes)), one_step);
+    StreamResult r;
+    int64_t n = 0;
+    while (stream.next(&r)) CHECK(same(r.instances, want[static_cast<size_t>(n++)]));
+    CHECK_EQ(n, int64_t{3});
+  }
   CHECK(!seg.run(view(frames[1], 150, 120, PixelFormat::kBGR)).boxes.empty() || true);  // free again
   Stream failing(seg, std::unique_ptr<FrameSource>(new MemorySource(frames, sizes, 1)));
   StreamResult r;
   CHECK(failing.next(&r));
   CHECK_THROWS(BackendError, failing.next(&r), "the camera fell off");
   CHECK(!failing.next(&r));
+}
+
+// The ONNX Runtime backend, recording the batch size of each frame-graph call.
+class BatchRecordingBackend : public Backend {
+ public:
+  BatchRecordingBackend(std::unique_ptr<Backend> inner, std::vector<int64_t>* batches)
+      : inner_(std::move(inner)), batches_(batches) {}
+  std::string name() const override { return "batch-recording"; }
+  const ModelMetadata& metadata() const override { return inner_->metadata(); }
+  FrameOutputs run_frame(const float* images, int64_t batch) override {
+    batches_->push_back(batch);  // the stream's one frame-graph thread calls it
+    return inner_->run_frame(images, batch);
+  }
+  void run_tail(const float* features, int64_t count, float* logits) override {
+    inner_->run_tail(features, count, logits);
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  std::vector<int64_t>* batches_;
+};
+
+bool close_to(const Instances& a, const Instances& b) {
+  if (a.size() != b.size() || a.labels != b.labels) return false;
+  for (size_t i = 0; i < a.boxes.size(); ++i)
+    if (std::fabs(a.boxes[i] - b.boxes[i]) > 1e-3f + 1e-5f * std::fabs(b.boxes[i])) return false;
+  for (size_t i = 0; i < a.box_masks.size(); ++i)
+    if (std::fabs(a.box_masks[i] - b.box_masks[i]) > 1e-4f) return false;
+  return true;
+}
+
+TEST_CASE(a_stream_of_several_sources_batches_their_frames_into_one_frame_graph_call) {
+  std::vector<int64_t> batches;
+  SegmenterOptions off;
+  off.tiling = Tiling::kOff;
+  Segmenter seg(std::unique_ptr<Backend>(new BatchRecordingBackend(open_onnxruntime_backend(FASSST_TEST_MODEL),
+                                                                   &batches)),
+                off);
+  const std::vector<std::vector<uint8_t>> a = {disc_frame(300, 400, 3), disc_frame(300, 400, 3, 0),
+                                               disc_frame(300, 400, 3)};
+  const std::vector<std::vector<uint8_t>> b = {disc_frame(150, 120, 3), disc_frame(150, 120, 3)};
+  const std::vector<std::pair<int, int>> size_a(3, {300, 400}), size_b(2, {150, 120});
+  std::vector<Instances> want_a, want_b;
+  for (const auto& f : a) want_a.push_back(seg.run(view(f, 300, 400, PixelFormat::kBGR)));
+  for (const auto& f : b) want_b.push_back(seg.run(view(f, 150, 120, PixelFormat::kBGR)));
+  batches.clear();
+  {
+    std::vector<std::unique_ptr<FrameSource>> sources;
+    sources.emplace_back(new MemorySource(a, size_a));
+    sources.emplace_back(new MemorySource(b, size_b));
+    Stream stream(seg, std::move(sources));
+    StreamResult r;
+    std::vector<std::pair<int, int64_t>> order;
+    while (stream.next(&r)) {
+      order.emplace_back(r.source_index, r.frame_index);
+      const Instances& want = r.source_index == 0 ? want_a.at(r.frame_index) : want_b.at(r.frame_index);
+      CHECK(close_to(r.instances, want));
+    }
+    // two steps of both sources, then a alone; a step's results in source order
+    CHECK(order == (std::vector<std::pair<int, int64_t>>{{0, 0}, {1, 0}, {0, 1}, {1, 1}, {0, 2}}));
+  }
+  CHECK(batches == (std::vector<int64_t>{2, 2, 1}));
+  // A failing source ends the stream after the frames read before it.
+  std::vector<std::unique_ptr<FrameSource>> sources;
+  sources.emplace_back(new MemorySource(a, size_a));
+  sources.emplace_back(new MemorySource(b, size_b, 1));
+  StreamOptions one;
+  one.queue_size = 1;
+  Stream failing(seg, std::move(sources), one);
+  StreamResult r;
+  int from_b = 0;
+  bool threw = false;
+  try {
+    while (failing.next(&r)) from_b += r.source_index == 1;
+  } catch (const BackendError& e) {
+    threw = std::string(e.what()).find("the camera fell off") != std::string::npos;
+  }
+  CHECK(threw);
+  CHECK_EQ(from_b, 1);
+  std::vector<std::unique_ptr<FrameSource>> none;
+  CHECK_THROWS(InvalidArgument, Stream(seg, std::move(none)), "at least one source");
 }
 
 TEST_CASE(an_application_backend_runs_the_tail_on_the_selected_instances_only) {

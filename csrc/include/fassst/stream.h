@@ -6,19 +6,33 @@
 // Two modes. Throughput: every frame, in order; each result equals the
 // Segmenter's run() on that frame. Latency: a live source (a camera, a URL)
 // is read by its own thread that keeps only the newest frame; stale frames
-// are dropped and counted, and each result says how long its frame took from
-// capture to result. A source that is not live (a file, a folder) never
-// loses a frame in either mode.
+// are dropped and counted, a frame is taken only once the frame graph is
+// free and finished only once the caller took the result before it (no
+// frame waits behind another), and each result says how long its frame took
+// from capture to result. A source that is not live (a file, a folder)
+// never loses a frame in either mode. Each result of several sources equals
+// run() up to the backend's rounding between batch sizes.
 //
-// Errors of any step (the source's included) end the stream and reach the
-// caller from next(). stop() (or the destructor) ends it early and joins
-// every thread. While a Stream runs, its Segmenter runs nothing else.
+// Several sources (cameras): each is read by its own thread, and each step
+// takes one frame of every source into one frame-graph call (the frames'
+// crops batched, in calls of at most the Segmenter's max_batch); each source
+// has its own tracker, and results say which source they come from
+// (source_index), a step's results in source order. Throughput mode waits
+// for a frame of every source still running, so no source gets ahead;
+// latency mode takes the frames that are ready, so no source waits for
+// another. A source that ends drops out of the steps, the others go on.
+//
+// Errors of any step (a source's included) end the stream and reach the
+// caller from next(); a source's error ends every source, after the frames
+// read before it. stop() (or the destructor) ends it early and joins every
+// thread. While a Stream runs, its Segmenter runs nothing else.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fassst/export.h"
 #include "fassst/instances.h"
@@ -52,14 +66,20 @@ enum class StreamMode { kThroughput, kLatency };
 struct StreamOptions {
   StreamMode mode = StreamMode::kThroughput;
   int queue_size = 4;  // frames each queue between steps holds (throughput mode), 1 to 64
-  // Identities across frames: a tracker of these options (one per stream)
+  // Steps overlapped: one frame's graph runs while the frame before it is
+  // finished (more frames per second where cores are to spare). false: one
+  // step at a time, the next taken once the previous one's results are out
+  // (the lower latency where the backend already uses every core).
+  bool overlap = true;
+  // Identities across frames: a tracker of these options (one per source)
   // sets each result's instances.track_ids, frames taken in order.
   bool track = false;
   TrackerOptions tracker;
 };
 
 struct StreamResult {
-  std::string source;
+  std::string source;       // the source's name()
+  int source_index = 0;     // its position in the sources the Stream was given
   int64_t frame_index = 0;  // the frame's index in the source, dropped frames counted
   double timestamp = 0.0;   // the frame's capture time (seconds; the source's, else the system clock's)
   Instances instances;
@@ -73,6 +93,10 @@ class FASSST_API Stream {
   // Starts the threads. `segmenter` must outlive the Stream and runs nothing
   // else meanwhile (its run() throws while a stream is active).
   Stream(Segmenter& segmenter, std::unique_ptr<FrameSource> source, const StreamOptions& options = StreamOptions());
+  // Several sources batched into the same frame-graph calls (at least one;
+  // none null).
+  Stream(Segmenter& segmenter, std::vector<std::unique_ptr<FrameSource>> sources,
+         const StreamOptions& options = StreamOptions());
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
