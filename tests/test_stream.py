@@ -238,3 +238,27 @@ def test_ctrl_c_reaches_a_caller_waiting_on_a_stalled_stream(rng):
         assert time.monotonic() - t0 < 0.9, "the interrupt waited for the stalled source"
         stream.close()  # joins once the stalled read returns
         seg.run(frames_of(rng, 1)[0])
+
+
+def test_a_step_too_large_to_prepare_ahead_is_prepared_call_by_call_with_the_same_results(rng):
+    # 16 MiB leaves a quarter for frame-graph inputs held ahead: far fewer than
+    # these frames' 100+ tiles, so the finishing thread prepares each call
+    frames = frames_of(rng, 3, shape=(400, 600, 3))
+    with Segmenter(TINY, device="cpu", score_threshold=0.0, max_instances=2, tile=(64, 16),
+                   memory_budget_mib=16) as seg:
+        want = [seg.run(f) for f in frames]
+        got = list(seg.stream(frames, queue_size=1))
+    assert want[0].timings["tiles"] > 100
+    for w, r in zip(want, got):
+        assert_same(w, r.instances)
+
+
+def test_a_frame_over_the_memory_budget_ends_the_stream_with_the_numbers(rng):
+    frames = [frames_of(rng, 1)[0], np.zeros((2400, 2400), np.uint8)]
+    with Segmenter(TINY, device="cpu", memory_budget_mib=16) as seg:
+        seen = []
+        with pytest.raises(MemoryError, match=r"frame 1: a 2400 x 2400 frame is too large for memory_budget_mib = 16: "
+                                              r"converting to 3 channels holds 16\.5 MiB"):
+            for r in seg.stream(frames, queue_size=1):
+                seen.append(r.frame)
+    assert seen == [0]

@@ -57,6 +57,7 @@ MemoryBudget::MemoryBudget(int budget_mib, const ModelMetadata& meta) {
     pyramid += int64_t{meta.mask_channels} * side * side * kFloat;
   }
   image_ = kFrameGraphBytesPerInputByte * input + pyramid;
+  held_image_ = input + pyramid;
   const int64_t r = meta.roi_size, sm = 2 * meta.roi_size;
   const int64_t features = int64_t{meta.mask_channels} * r * r * kFloat;
   const int64_t mask = sm * sm * kFloat;

@@ -47,6 +47,12 @@ class MemoryBudget {
   // budget, once the frame's copy is held (>= 1 after check_frame).
   int64_t images_per_call(int64_t copy_bytes) const;
   int64_t instances_per_tail_call(int64_t copy_bytes) const;
+  // Whether `images` network inputs and their frame-graph outputs may all be
+  // held at once (a Stream prepares a step's calls ahead; when they cannot,
+  // it prepares each call just before it runs).
+  bool holds_inputs(int64_t images, int64_t copy_bytes) const {
+    return images * held_image_ <= share(copy_bytes, 4);
+  }
   // Throws MemoryBudgetExceeded when `instances` held in results exceed their share.
   void check_results(int64_t instances, int64_t copy_bytes) const;
 
@@ -54,6 +60,7 @@ class MemoryBudget {
   int64_t share(int64_t copy_bytes, int parts) const;
   int64_t budget_ = int64_t{1} << 30;
   int64_t image_ = 1;
+  int64_t held_image_ = 1;  // an image's network input and frame-graph outputs
   int64_t instance_ = 1;
   int64_t result_ = 1;
 };

@@ -45,6 +45,10 @@ struct StreamJob {
   std::vector<NetworkInput> inputs;    // per chunk, after preprocess
   std::vector<FrameOutputs> outputs;   // per chunk, after the frame graph (overlapped backends)
   pipeline::Timings timings;
+  int64_t copy_bytes = 0;  // the frames' 3-channel copies, charged to the memory budget
+  // The step's network inputs would exceed the memory budget's share if all
+  // were held ahead: each call is prepared and run by the finishing thread.
+  bool prepared_late = false;
 };
 
 }  // namespace
@@ -123,8 +127,9 @@ struct Stream::Impl {
     }
   }
 
-  // A source's own error ends every source after the frames read before it
-  // (they are delivered, then the error); an error of a later step drops
+  // A source's own error, or a frame the memory budget refuses, ends every
+  // source after the frames read before it (they are delivered, then the
+  // error); an error of a later step drops
   // what is in flight.
   void capture(size_t s) {
     try {
@@ -171,6 +176,8 @@ struct Stream::Impl {
         const auto t0 = pipeline::Clock::now();
         auto job = std::unique_ptr<StreamJob>(new StreamJob);
         for (auto& item : step) job->frames.push_back(std::move(item.second));
+        for (const StreamFrame& f : job->frames) job->copy_bytes += frame_copy_bytes(f.source_frame.image);
+        if (!fits_budget(*job)) return;
         for (StreamFrame& f : job->frames) {
           f.frame = to_three_channels(f.source_frame.image, seg.meta.uint16, names[f.source] + " frame");
           const std::vector<pipeline::Crop> crops = seg.crops_of(f.frame, seg.tile_size, seg.tile_overlap, &f.tiles);
@@ -178,16 +185,43 @@ struct Stream::Impl {
           f.crop_count = crops.size();
           job->crops.insert(job->crops.end(), crops.begin(), crops.end());
         }
-        job->chunks = seg.chunks_of(job->crops.size());
-        for (const auto& c : job->chunks)
-          job->inputs.push_back(seg.preprocess(
-              std::vector<pipeline::Crop>(job->crops.begin() + c.first, job->crops.begin() + c.second)));
+        job->chunks = seg.chunks_of(job->crops.size(), job->copy_bytes);
+        job->prepared_late = !seg.memory.holds_inputs(static_cast<int64_t>(job->crops.size()), job->copy_bytes);
+        if (!job->prepared_late)
+          for (size_t c = 0; c < job->chunks.size(); ++c) job->inputs.push_back(prepare_call(*job, c));
         job->timings["preprocess"] += pipeline::ms_since(t0, pipeline::Clock::now());
         if (latency && overlap) run_frame_graph(job.get());
         if (!out.push(std::move(job))) return;
       }
     });
     out.close();
+  }
+
+  // A step whose frames the memory budget refuses ends the stream like a
+  // source's error: the frames before it are delivered, then the error.
+  bool fits_budget(const StreamJob& job) {
+    try {
+      for (const StreamFrame& f : job.frames) {
+        const ImageView& image = f.source_frame.image;
+        seg.memory.check_frames(message(names[f.source], " frame ", f.index, ": a ", image.width, " x ",
+                                        image.height, " frame",
+                                        job.frames.size() > 1 ? " (with the other sources' frames)" : ""),
+                                job.copy_bytes);
+      }
+      return true;
+    } catch (const MemoryBudgetExceeded&) {
+      {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+      captured.close_and_clear();
+      return false;
+    }
+  }
+
+  NetworkInput prepare_call(const StreamJob& job, size_t chunk) const {
+    const auto& c = job.chunks[chunk];
+    return seg.preprocess(std::vector<pipeline::Crop>(job.crops.begin() + c.first, job.crops.begin() + c.second));
   }
 
   void run_frame_graph(StreamJob* job) {
@@ -216,22 +250,34 @@ struct Stream::Impl {
       // latency mode: a frame is finished once the caller has taken the result before it
       while ((!latency || results.wait_empty()) && in.pop(&job)) {
         std::vector<Instances> per_crop;
+        int64_t held = 0;
         for (size_t c = 0; c < job->chunks.size(); ++c) {
-          FrameOutputs own;
-          if (!overlap) {
+          NetworkInput late;
+          if (job->prepared_late) {
             const auto t0 = pipeline::Clock::now();
-            own = seg.infer(job->inputs[c]);
+            late = prepare_call(*job, c);
+            job->timings["preprocess"] += pipeline::ms_since(t0, pipeline::Clock::now());
+          }
+          const NetworkInput& input = job->prepared_late ? late : job->inputs[c];
+          FrameOutputs own;
+          if (!overlap || job->prepared_late) {
+            const auto t0 = pipeline::Clock::now();
+            own = seg.infer(input);
             job->timings["frame"] += pipeline::ms_since(t0, pipeline::Clock::now());
           }
-          const FrameOutputs& outputs = overlap ? job->outputs[c] : own;
+          const FrameOutputs& outputs = overlap && !job->prepared_late ? job->outputs[c] : own;
           std::vector<Instances> part;
           {
             // the selection settings may be changed between frames, never during one
             std::lock_guard<std::mutex> lock(seg.mutex);
-            part = seg.finish(job->crops.data() + job->chunks[c].first, job->inputs[c], outputs, false,
-                              &job->timings);
+            part = seg.finish(job->crops.data() + job->chunks[c].first, input, outputs, false, &job->timings,
+                              job->copy_bytes);
           }
-          for (Instances& inst : part) per_crop.push_back(std::move(inst));
+          for (Instances& inst : part) {
+            held += static_cast<int64_t>(inst.size());
+            per_crop.push_back(std::move(inst));
+          }
+          seg.memory.check_results(held, job->copy_bytes);
         }
         job->inputs.clear();  // the network inputs and frame-graph outputs go before the results wait
         job->outputs.clear();
