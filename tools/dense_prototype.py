@@ -1,0 +1,290 @@
+"""One network pass per whole frame with the stride-grid form of a model
+(fassst_rt/train/stride_grid.py), measured against the tiled runtime:
+mask and box AP (COCO, maxDets 1000, class-aware, fassst_rt.train.evaluate)
+and time per frame, side by side. A prototype of the runtime's dense path;
+docs/results/dense.md has the numbers and what the C++ core still needs.
+
+    python tools/dense_prototype.py export --model engines/fassst_default.onnx -o /tmp/dense/sg.onnx
+    python tools/dense_prototype.py eval --stride-grid /tmp/dense/sg.onnx --model engines/fassst_default.onnx \
+        --ann $D/frames_val.json --images $D --scales 1.0 1.25 1.5 --json val.json
+    python tools/dense_prototype.py time --stride-grid /tmp/dense/sg.onnx --model engines/fassst_default.onnx \
+        --frame $D/frames/hela_t15.png --scales 1.0 1.5
+
+Needs PyTorch (export only), ONNX Runtime, OpenCV and pycocotools.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from fassst_rt import ops  # noqa: E402
+from fassst_rt.metadata import ModelMetadata  # noqa: E402
+from fassst_rt.model_files import METADATA_KEY, tail_onnx_path  # noqa: E402
+from fassst_rt.processing import paste_masks, select, sigmoid  # noqa: E402
+
+
+def session(path, threads):
+    import onnxruntime as ort
+
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = threads
+    o.inter_op_num_threads = 1
+    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+
+
+def model_config_from_metadata(meta):
+    """The cpu_small architecture the shipped metadata describes (widths are
+    not in the metadata: they are checked when the weights load)."""
+    from fassst_rt.train.config import ModelConfig
+
+    return ModelConfig.from_dict({"input_size": meta.input_size, "width_mult": 0.5, "M": meta.mask_channels,
+                                  "tail_channels": 32, "S1": meta.roi_size, "iam_channels": 96,
+                                  "S": meta.grid_size, "num_classes": len(meta.class_names),
+                                  "class_names": list(meta.class_names)})
+
+
+def export(args):
+    import torch
+
+    from fassst_rt.train.network import build_model
+    from fassst_rt.train.stride_grid import StrideGridFrame, load_onnx_weights
+
+    meta = read_metadata(args.model)
+    model = build_model(model_config_from_metadata(meta))
+    load_onnx_weights(model, args.model, tail_onnx_path(args.model))
+    graph = StrideGridFrame(model.eval()).eval()
+    x = torch.zeros(1, 3, graph.period * 2, graph.period * 3)
+    names = ["boxes", "scores", "p1", "p2", "p3"]
+    dyn = {"images": {0: "B", 2: "H", 3: "W"}}
+    dyn.update({n: {0: "B", 1: "n"} for n in names[:2]})
+    dyn.update({n: {0: "B", 2: "h" + n, 3: "w" + n} for n in names[2:]})
+    with torch.no_grad():
+        torch.onnx.export(graph, (x,), args.output, input_names=["images"], output_names=names,
+                          dynamic_axes=dyn, opset_version=17, dynamo=False, do_constant_folding=True)
+    info = {"period": graph.period, "cell": graph.cell, "S": graph.S, "source": args.model}
+    with open(args.output + ".json", "w") as f:
+        json.dump(info, f)
+    print(json.dumps(info))
+
+
+def read_metadata(path):
+    import onnx
+
+    proto = onnx.load(path, load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    return ModelMetadata.from_json(props[METADATA_KEY], source=path)
+
+
+class DenseRunner:
+    """preprocess (scale, pad to the period) -> stride-grid frame graph ->
+    select -> RFF kernel -> tail -> paste; the runtime's core functions for
+    select, RFF, sigmoid and paste."""
+
+    def __init__(self, stride_grid, model, threads=2, score_threshold=0.05, nms_threshold=0.5,
+                 max_instances=2000):
+        import cv2
+
+        self.cv2 = cv2
+        self.meta = read_metadata(model)
+        with open(stride_grid + ".json") as f:
+            info = json.load(f)
+        self.period = info["period"]
+        self.frame = session(stride_grid, threads)
+        self.tail = session(tail_onnx_path(model), threads)
+        self.score_threshold, self.nms_threshold, self.max_instances = score_threshold, nms_threshold, max_instances
+        self.mean = np.array(self.meta.mean, np.float32) * 255
+        self.std = np.array(self.meta.std, np.float32) * 255
+        ops.set_num_threads(threads)
+
+    def run(self, image, scale, box_source="regressed", timings=None):
+        t0 = time.perf_counter()
+        if image.ndim == 2:
+            rgb = np.repeat(image[:, :, None], 3, axis=2)
+        else:
+            rgb = image[:, :, ::-1]
+        h, w = rgb.shape[:2]
+        nh, nw = int(round(h * scale)), int(round(w * scale))
+        if (nh, nw) != (h, w):
+            rgb = self.cv2.resize(rgb, (nw, nh), interpolation=self.cv2.INTER_LINEAR)
+        ph, pw = -(-nh // self.period) * self.period, -(-nw // self.period) * self.period
+        canvas = np.full((ph, pw, 3), 114, np.float32)
+        canvas[:nh, :nw] = rgb
+        x = ((canvas - self.mean) / self.std).transpose(2, 0, 1)[None].copy()
+        t1 = time.perf_counter()
+        boxes, scores, p1, p2, p3 = self.frame.run(None, {"images": x})
+        t2 = time.perf_counter()
+        sel = select(boxes[0], scores[0], self.score_threshold, self.nms_threshold, self.max_instances)
+        k = len(sel.cells)
+        net_boxes = boxes[0][sel.cells]
+        t3 = time.perf_counter()
+        s1 = self.meta.roi_size
+        if k:
+            rois = np.concatenate([np.zeros((k, 1), np.float32), net_boxes], axis=1)
+            fused = ops.roi_fuse(p1, p2, p3, rois, s1, tuple(float(v) for v in self.meta.strides))
+            probs = sigmoid(self.tail.run(None, {"rois": fused})[0])[:, 0]
+        else:
+            probs = np.zeros((0, 2 * s1, 2 * s1), np.float32)
+        t4 = time.perf_counter()
+        mask_boxes = (net_boxes / scale).astype(np.float32)
+        masks = paste_masks(probs, mask_boxes, h, w)
+        t5 = time.perf_counter()
+        out_boxes = mask_boxes.copy()
+        out_boxes[:, 0::2] = np.clip(out_boxes[:, 0::2], 0, w)
+        out_boxes[:, 1::2] = np.clip(out_boxes[:, 1::2], 0, h)
+        if box_source == "mask" and k:
+            out_boxes = boxes_of_masks(masks, out_boxes)
+        if timings is not None:
+            for name, v in (("preprocess", t1 - t0), ("frame", t2 - t1), ("select", t3 - t2),
+                            ("rff_tail", t4 - t3), ("paste", t5 - t4), ("total", t5 - t0)):
+                timings.setdefault(name, []).append(1000 * v)
+            timings.setdefault("instances", []).append(k)
+            timings.setdefault("input", []).append([ph, pw])
+        return {"boxes": out_boxes, "scores": sel.scores, "labels": sel.labels, "masks": masks}
+
+
+def boxes_of_masks(masks, fallback):
+    """The tight box of each mask (pixel edges); the fallback box for an empty one."""
+    out = fallback.copy()
+    rows, cols = masks.any(axis=2), masks.any(axis=1)
+    for i in range(len(masks)):
+        ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
+        if len(ys):
+            out[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    return out
+
+
+def evaluate(args):
+    from fassst_rt.opencv_io import read_image
+    from fassst_rt.segmenter import Segmenter
+    from fassst_rt.train.evaluate import evaluate_by_group, format_table, load_gt
+
+    gt = load_gt(args.ann)
+    images = sorted(gt.dataset["images"], key=lambda im: im["id"])
+    frames = {im["id"]: read_image(os.path.join(args.images, im["file_name"])) for im in images}
+    runner = DenseRunner(args.stride_grid, args.model, args.threads, args.score_threshold,
+                         max_instances=args.max_instances)
+    report = {"ann": args.ann, "stride_grid": args.stride_grid, "model": args.model, "runs": []}
+    configs = [("one pass", s, b) for s in args.scales for b in ("regressed", "mask")]
+    configs += [("tiled", t, b) for t in args.tiles for b in ("regressed", "mask")]
+    for kind, value, box_source in configs:
+        preds, timings = [], {}
+        if kind == "tiled":
+            seg = Segmenter(args.model, device="cpu", score_threshold=args.score_threshold,
+                            tile=tuple(int(v) for v in value.split(":")), num_threads=args.threads)
+        for im in images:
+            frame = frames[im["id"]]
+            if kind == "one pass":
+                preds.append(dict(image_id=im["id"], **runner.run(frame, value, box_source, timings)))
+            else:
+                r = seg.run(frame)
+                masks = r.masks
+                b = r.boxes if box_source == "regressed" else boxes_of_masks(masks, r.boxes)
+                preds.append({"image_id": im["id"], "boxes": b, "scores": r.scores, "labels": r.labels,
+                              "masks": masks})
+        res = evaluate_by_group(gt, preds, key="dataset")
+        title = "{} {} boxes {}".format(kind, "scale {}".format(value) if kind == "one pass"
+                                        else "tile " + value, box_source)
+        print(format_table(res, title=title), flush=True)
+        report["runs"].append({"kind": kind, "value": value, "boxes": box_source,
+                               "results": _jsonable(res),
+                               "mean_ms": {k: float(np.mean(v)) for k, v in timings.items() if k != "input"}})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return None if np.isnan(x) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def timing(args):
+    """Side by side, alternating blocks: the tiled runtime (masks pasted) and
+    the one-pass runner at each scale; medians."""
+    from fassst_rt.opencv_io import read_image
+    from fassst_rt.segmenter import Segmenter
+
+    frame = read_image(args.frame)
+    runner = DenseRunner(args.stride_grid, args.model, args.threads, 0.3)
+    seg = Segmenter(args.model, device="cpu", num_threads=args.threads)
+    names = ["tiled (runtime defaults)"] + ["one pass x{}".format(s) for s in args.scales]
+    times = {n: [] for n in names}
+    stages = {n: {} for n in names[1:]}
+
+    def once(name):
+        t0 = time.perf_counter()
+        if name == names[0]:
+            r = seg.run(frame)
+            _ = r.masks
+            n = len(r.scores)
+        else:
+            s = float(name.split("x")[-1])
+            n = len(runner.run(frame, s, timings=stages[name])["scores"])
+        return 1000 * (time.perf_counter() - t0), n
+
+    counts = {}
+    for block in range(args.blocks):
+        for name in names:
+            once(name)  # discarded: the previous session's threads
+            for _ in range(3):
+                ms, n = once(name)
+                times[name].append(ms)
+                counts[name] = n
+    out = {"frame": args.frame, "threads": args.threads, "load_before": os.getloadavg(), "results": {}}
+    for name in names:
+        row = {"median_ms": float(np.median(times[name])), "p90_ms": float(np.percentile(times[name], 90)),
+               "instances": counts[name], "runs": len(times[name])}
+        if name in stages:
+            row["stages_median_ms"] = {k: float(np.median(v)) for k, v in stages[name].items()
+                                       if k not in ("input", "instances")}
+            row["input"] = stages[name]["input"][0]
+        out["results"][name] = row
+        print(name, json.dumps(row))
+    out["load_after"] = os.getloadavg()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export")
+    e.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
+    e.add_argument("-o", "--output", required=True)
+    v = sub.add_parser("eval")
+    t = sub.add_parser("time")
+    for q in (v, t):
+        q.add_argument("--stride-grid", required=True)
+        q.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
+        q.add_argument("--scales", type=float, nargs="+", default=[1.0])
+        q.add_argument("--threads", type=int, default=2)
+        q.add_argument("--json")
+    v.add_argument("--ann", required=True)
+    v.add_argument("--images", required=True)
+    v.add_argument("--tiles", nargs="*", default=[], help="SIZE:OVERLAP of tiled runs to compare")
+    v.add_argument("--score-threshold", type=float, default=0.05)
+    v.add_argument("--max-instances", type=int, default=2000)
+    t.add_argument("--frame", required=True)
+    t.add_argument("--blocks", type=int, default=5)
+    args = p.parse_args()
+    {"export": export, "eval": evaluate, "time": timing}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
