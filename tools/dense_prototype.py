@@ -8,7 +8,7 @@ docs/results/dense.md has the numbers and what the C++ core still needs.
     python tools/dense_prototype.py eval --stride-grid /tmp/dense/sg.onnx --model engines/fassst_default.onnx \
         --ann $D/frames_val.json --images $D --scales 1.0 1.25 1.5 --json val.json
     python tools/dense_prototype.py time --stride-grid /tmp/dense/sg.onnx --model engines/fassst_default.onnx \
-        --frame $D/frames/hela_t15.png --scales 1.0 1.5
+        --frame $D/frames/hela_t15.png --scales 1.0 1.5 --compare ~/.cache/fassst_rt/peers/yolo11n-seg_704x1120.onnx
 
 Needs PyTorch (export only), ONNX Runtime, OpenCV and pycocotools.
 """
@@ -223,12 +223,24 @@ def timing(args):
     runner = DenseRunner(args.stride_grid, args.model, args.threads, 0.3)
     seg = Segmenter(args.model, device="cpu", num_threads=args.threads)
     names = ["tiled (runtime defaults)"] + ["one pass x{}".format(s) for s in args.scales]
+    others = {}
+    for path in args.compare:
+        other = session(path, args.threads)
+        inp = other.get_inputs()[0]
+        x = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in inp.shape], dtype=np.float32)
+        name = "{} model only, input {}".format(os.path.basename(path), "x".join(str(d) for d in x.shape[2:]))
+        others[name] = (other, {inp.name: x})
+        names.append(name)
     times = {n: [] for n in names}
     stages = {n: {} for n in names[1:]}
 
     def once(name):
         t0 = time.perf_counter()
-        if name == names[0]:
+        if name in others:
+            sess, feed = others[name]
+            sess.run(None, feed)
+            n = 0
+        elif name == names[0]:
             r = seg.run(frame)
             _ = r.masks
             n = len(r.scores)
@@ -282,6 +294,7 @@ def main():
     v.add_argument("--max-instances", type=int, default=2000)
     t.add_argument("--frame", required=True)
     t.add_argument("--blocks", type=int, default=5)
+    t.add_argument("--compare", nargs="*", default=[], help="other ONNX models, timed model-only on random input")
     args = p.parse_args()
     {"export": export, "eval": evaluate, "time": timing}[args.cmd](args)
 
