@@ -172,9 +172,8 @@ def evaluate(args):
     runner = DenseRunner(args.stride_grid, args.model, args.threads, args.score_threshold,
                          max_instances=args.max_instances)
     report = {"ann": args.ann, "stride_grid": args.stride_grid, "model": args.model, "runs": []}
-    configs = [("one pass", s, b) for s in args.scales for b in ("regressed", "mask")]
-    configs += [("tiled", t, b) for t in args.tiles for b in ("regressed", "mask")]
-    for kind, value, box_source in configs:
+    configs = [("one pass", s) for s in args.scales] + [("tiled", t) for t in args.tiles]
+    for kind, value in configs:
         preds, timings = [], {}
         if kind == "tiled":
             seg = Segmenter(args.model, device="cpu", score_threshold=args.score_threshold,
@@ -182,20 +181,22 @@ def evaluate(args):
         for im in images:
             frame = frames[im["id"]]
             if kind == "one pass":
-                preds.append(dict(image_id=im["id"], **runner.run(frame, value, box_source, timings)))
+                preds.append(dict(image_id=im["id"], **runner.run(frame, value, "regressed", timings)))
             else:
                 r = seg.run(frame)
-                masks = r.masks
-                b = r.boxes if box_source == "regressed" else boxes_of_masks(masks, r.boxes)
-                preds.append({"image_id": im["id"], "boxes": b, "scores": r.scores, "labels": r.labels,
-                              "masks": masks})
-        res = evaluate_by_group(gt, preds, key="dataset")
-        title = "{} {} boxes {}".format(kind, "scale {}".format(value) if kind == "one pass"
-                                        else "tile " + value, box_source)
-        print(format_table(res, title=title), flush=True)
-        report["runs"].append({"kind": kind, "value": value, "boxes": box_source,
-                               "results": _jsonable(res),
-                               "mean_ms": {k: float(np.mean(v)) for k, v in timings.items() if k != "input"}})
+                preds.append({"image_id": im["id"], "boxes": r.boxes, "scores": r.scores, "labels": r.labels,
+                              "masks": r.masks})
+        for box_source in ("regressed", "mask"):
+            if box_source == "mask":
+                preds = [dict(p, boxes=boxes_of_masks(p["masks"], p["boxes"])) for p in preds]
+            res = evaluate_by_group(gt, preds, key="dataset",
+                                    iou_types=("bbox", "segm") if box_source == "regressed" else ("bbox",))
+            title = "{} {} boxes {}".format(kind, "scale {}".format(value) if kind == "one pass"
+                                            else "tile " + value, box_source)
+            print(format_table(res, title=title), flush=True)
+            report["runs"].append({"kind": kind, "value": value, "boxes": box_source,
+                                   "results": _jsonable(res),
+                                   "mean_ms": {k: float(np.mean(v)) for k, v in timings.items() if k != "input"}})
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -124,6 +124,9 @@ def _onnx_conv_weights(path: str) -> list[tuple[str, "object", "object"]]:
     init = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     out = []
     for node in proto.graph.node:
+        # the export shares equal initializers (zero biases) through Identity nodes
+        if node.op_type == "Identity" and node.input[0] in init:
+            init[node.output[0]] = init[node.input[0]]
         if node.op_type in ("Conv", "ConvTranspose"):
             w = init[node.input[1]]
             b = init[node.input[2]] if len(node.input) > 2 and node.input[2] else None
