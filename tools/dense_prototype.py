@@ -161,6 +161,18 @@ def boxes_of_masks(masks, fallback):
     return out
 
 
+def compact(pred):
+    """The prediction with its masks as COCO RLEs and its boxes from the masks
+    beside the regressed ones (full-frame masks of ~1000 detections would
+    hold gigabytes)."""
+    from pycocotools import mask as mask_utils
+
+    masks = pred.pop("masks")
+    pred["mask_boxes"] = boxes_of_masks(masks, pred["boxes"]) if len(masks) else pred["boxes"]
+    pred["rles"] = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8))) if len(masks) else []
+    return pred
+
+
 def evaluate(args):
     from fassst_rt.opencv_io import read_image
     from fassst_rt.segmenter import Segmenter
@@ -170,8 +182,10 @@ def evaluate(args):
     images = sorted(gt.dataset["images"], key=lambda im: im["id"])
     frames = {im["id"]: read_image(os.path.join(args.images, im["file_name"])) for im in images}
     runner = DenseRunner(args.stride_grid, args.model, args.threads, args.score_threshold,
-                         max_instances=args.max_instances)
-    report = {"ann": args.ann, "stride_grid": args.stride_grid, "model": args.model, "runs": []}
+                         nms_threshold=args.nms_threshold, max_instances=args.max_instances)
+    report = {"ann": args.ann, "stride_grid": args.stride_grid, "model": args.model, "runs": [],
+              "score_threshold": args.score_threshold, "nms_threshold": args.nms_threshold,
+              "command": " ".join(sys.argv), "load_before": os.getloadavg()}
     configs = [("one pass", s) for s in args.scales] + [("tiled", t) for t in args.tiles]
     for kind, value in configs:
         preds, timings = [], {}
@@ -181,14 +195,15 @@ def evaluate(args):
         for im in images:
             frame = frames[im["id"]]
             if kind == "one pass":
-                preds.append(dict(image_id=im["id"], **runner.run(frame, value, "regressed", timings)))
+                p = dict(image_id=im["id"], **runner.run(frame, value, "regressed", timings))
             else:
                 r = seg.run(frame)
-                preds.append({"image_id": im["id"], "boxes": r.boxes, "scores": r.scores, "labels": r.labels,
-                              "masks": r.masks})
+                p = {"image_id": im["id"], "boxes": r.boxes, "scores": r.scores, "labels": r.labels,
+                     "masks": r.masks}
+            preds.append(compact(p))
         for box_source in ("regressed", "mask"):
             if box_source == "mask":
-                preds = [dict(p, boxes=boxes_of_masks(p["masks"], p["boxes"])) for p in preds]
+                preds = [dict(p, boxes=p["mask_boxes"]) for p in preds]
             res = evaluate_by_group(gt, preds, key="dataset",
                                     iou_types=("bbox", "segm") if box_source == "regressed" else ("bbox",))
             title = "{} {} boxes {}".format(kind, "scale {}".format(value) if kind == "one pass"
@@ -262,7 +277,7 @@ def timing(args):
     for name in names:
         row = {"median_ms": float(np.median(times[name])), "p90_ms": float(np.percentile(times[name], 90)),
                "instances": counts[name], "runs": len(times[name])}
-        if name in stages:
+        if name in stages and name not in others:
             row["stages_median_ms"] = {k: float(np.median(v)) for k, v in stages[name].items()
                                        if k not in ("input", "instances")}
             row["input"] = stages[name]["input"][0]
@@ -293,6 +308,7 @@ def main():
     v.add_argument("--tiles", nargs="*", default=[], help="SIZE:OVERLAP of tiled runs to compare")
     v.add_argument("--score-threshold", type=float, default=0.05)
     v.add_argument("--max-instances", type=int, default=2000)
+    v.add_argument("--nms-threshold", type=float, default=0.5, help="of the one-pass runs (tiled: the model's)")
     t.add_argument("--frame", required=True)
     t.add_argument("--blocks", type=int, default=5)
     t.add_argument("--compare", nargs="*", default=[], help="other ONNX models, timed model-only on random input")
