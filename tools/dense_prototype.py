@@ -289,12 +289,77 @@ def timing(args):
             json.dump(out, f, indent=1)
 
 
+def init_checkpoint(args):
+    """A checkpoint to warm-start `fassst-rt train --resume` from: the
+    exported model's weights in a model of another input size and S (the
+    same cell when input_size / S is kept), BatchNorm statistics measured on
+    training tiles so that training mode normalises as the network was
+    trained (eval mode: exactly the exported function)."""
+    import torch
+
+    from fassst_rt.opencv_io import read_image
+    from fassst_rt.processing import letterbox, to_network_input
+    from fassst_rt.train.checkpoint import save_checkpoint
+    from fassst_rt.train.evaluate import load_gt
+    from fassst_rt.train.network import build_model
+    from fassst_rt.train.stride_grid import _batchnorm_after, load_onnx_weights
+
+    meta = read_metadata(args.model)
+    cfg = model_config_from_metadata(meta).replace(input_size=args.input_size, S=args.S)
+    model = build_model(cfg)
+    load_onnx_weights(model, args.model, tail_onnx_path(args.model))
+    model.eval()
+    gt = load_gt(args.calib_ann)
+    rng = np.random.default_rng(0)
+    images = rng.choice(sorted(gt.imgs), size=min(args.calib_images, len(gt.imgs)), replace=False)
+    batch = []
+    for i in images:
+        im = read_image(os.path.join(args.images, gt.imgs[int(i)]["file_name"]))
+        if im.ndim == 2:
+            im = np.repeat(im[:, :, None], 3, axis=2)
+        canvas = letterbox(im, args.input_size).image
+        batch.append(to_network_input(canvas, meta.mean, meta.std, bgr=True)[0])
+    x = torch.from_numpy(np.stack(batch))
+    followers = _batchnorm_after(model)
+    sums = {}
+    hooks = [conv.register_forward_hook(lambda mod, i, o: sums.setdefault(mod, []).append(o.detach()))
+             for conv in followers]
+    with torch.no_grad():
+        for start in range(0, len(x), 16):
+            model.forward_frame(x[start:start + 16])
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        for conv, bn in followers.items():
+            if conv not in sums:
+                continue
+            z = torch.cat(sums[conv])
+            mean = z.mean(dim=(0, 2, 3))
+            var = z.var(dim=(0, 2, 3), unbiased=False)
+            folded_bias = bn.bias.clone()
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.copy_(mean + folded_bias)
+    save_checkpoint(args.output, model, cfg, {"init_from": args.model}, 0, 0, None, None, {})
+    print(json.dumps({"checkpoint": args.output, "input_size": cfg.input_size, "S": cfg.S,
+                      "calibration_images": len(x)}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export")
     e.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
     e.add_argument("-o", "--output", required=True)
+    c = sub.add_parser("init-checkpoint")
+    c.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
+    c.add_argument("--input-size", type=int, required=True)
+    c.add_argument("--S", type=int, required=True)
+    c.add_argument("--calib-ann", required=True)
+    c.add_argument("--images", required=True)
+    c.add_argument("--calib-images", type=int, default=64)
+    c.add_argument("-o", "--output", required=True)
     v = sub.add_parser("eval")
     t = sub.add_parser("time")
     for q in (v, t):
@@ -313,7 +378,7 @@ def main():
     t.add_argument("--blocks", type=int, default=5)
     t.add_argument("--compare", nargs="*", default=[], help="other ONNX models, timed model-only on random input")
     args = p.parse_args()
-    {"export": export, "eval": evaluate, "time": timing}[args.cmd](args)
+    {"export": export, "eval": evaluate, "time": timing, "init-checkpoint": init_checkpoint}[args.cmd](args)
 
 
 if __name__ == "__main__":
