@@ -40,15 +40,35 @@ def session(path, threads):
     return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 
 
-def model_config_from_metadata(meta):
-    """The cpu_small architecture the shipped metadata describes (widths are
-    not in the metadata: they are checked when the weights load)."""
+def model_config_from_files(meta, frame_onnx):
+    """The architecture of an exported model: sizes from its metadata, widths
+    read from its graphs (stem channels -> width multiplier, IAM predictor's
+    input -> IAM channels, the tail's first convolution -> tail channels)."""
     from fassst_rt.train.config import ModelConfig
+    from fassst_rt.train.network import make_divisible
+    from fassst_rt.train.stride_grid import _onnx_conv_weights
 
-    return ModelConfig.from_dict({"input_size": meta.input_size, "width_mult": 0.5, "M": meta.mask_channels,
-                                  "tail_channels": 32, "S1": meta.roi_size, "iam_channels": 96,
-                                  "S": meta.grid_size, "num_classes": len(meta.class_names),
-                                  "class_names": list(meta.class_names)})
+    frame = _onnx_conv_weights(frame_onnx)
+    tail = _onnx_conv_weights(tail_onnx_path(frame_onnx))
+    stem = frame[0][1].shape[0]
+    widths = [w / 100 for w in range(10, 301, 5) if make_divisible(32 * w / 100) == stem]
+    predictor = [w for op, w, b in frame if w.shape[:2] == (4 + len(meta.class_names), w.shape[1])
+                 and w.shape[2:] == (1, 1)]
+    base = {"input_size": meta.input_size, "M": meta.mask_channels, "S1": meta.roi_size, "S": meta.grid_size,
+            "num_classes": len(meta.class_names), "class_names": list(meta.class_names),
+            "tail_channels": int(tail[0][1].shape[0]), "iam_channels": int(predictor[-1].shape[1])}
+    for w in sorted(widths, key=lambda v: abs(v - 0.5)):   # the stem rounds several widths alike
+        cfg = ModelConfig.from_dict(dict(base, width_mult=w))
+        try:
+            from fassst_rt.train.network import build_model
+            from fassst_rt.train.stride_grid import _conv_modules_in_order
+
+            shapes = [tuple(c.weight.shape) for c in _conv_modules_in_order(build_model(cfg))]
+        except ValueError:
+            continue
+        if shapes == [tuple(w_.shape) for _, w_, _ in frame + tail]:
+            return cfg
+    raise ValueError("{}: no MobileNetV2 width reproduces its convolutions".format(frame_onnx))
 
 
 def export(args):
@@ -58,9 +78,10 @@ def export(args):
     from fassst_rt.train.stride_grid import StrideGridFrame, load_onnx_weights
 
     meta = read_metadata(args.model)
-    model = build_model(model_config_from_metadata(meta))
+    model = build_model(model_config_from_files(meta, args.model))
     load_onnx_weights(model, args.model, tail_onnx_path(args.model))
     graph = StrideGridFrame(model.eval()).eval()
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     x = torch.zeros(1, 3, graph.period * 2, graph.period * 3)
     names = ["boxes", "scores", "p1", "p2", "p3"]
     dyn = {"images": {0: "B", 2: "H", 3: "W"}}
@@ -305,7 +326,7 @@ def init_checkpoint(args):
     from fassst_rt.train.stride_grid import _batchnorm_after, load_onnx_weights
 
     meta = read_metadata(args.model)
-    cfg = model_config_from_metadata(meta).replace(input_size=args.input_size, S=args.S)
+    cfg = model_config_from_files(meta, args.model).replace(input_size=args.input_size, S=args.S)
     model = build_model(cfg)
     load_onnx_weights(model, args.model, tail_onnx_path(args.model))
     model.eval()
