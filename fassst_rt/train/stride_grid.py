@@ -20,8 +20,6 @@ the clamp, so a box may span at most twice the trained input.
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
 import torch
 import torch.nn as nn
 
@@ -176,13 +174,3 @@ def _batchnorm_after(model: nn.Module) -> dict:
                     out[a] = b
     return out
 
-
-def periods_padding(height: int, width: int, period: int) -> tuple[int, int]:
-    """The padded (height, width): the next multiples of ``period``."""
-    return -(-height // period) * period, -(-width // period) * period
-
-
-def check_sizes(sizes: Sequence[int], period: int) -> None:
-    for s in sizes:
-        if s % period:
-            raise ValueError(f"input height and width must be multiples of {period}, got {s}")
