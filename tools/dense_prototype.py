@@ -46,10 +46,10 @@ def model_config_from_files(meta, frame_onnx):
     input -> IAM channels, the tail's first convolution -> tail channels)."""
     from fassst_rt.train.config import ModelConfig
     from fassst_rt.train.network import make_divisible
-    from fassst_rt.train.stride_grid import _onnx_conv_weights
+    from fassst_rt.train.stride_grid import onnx_conv_weights
 
-    frame = _onnx_conv_weights(frame_onnx)
-    tail = _onnx_conv_weights(tail_onnx_path(frame_onnx))
+    frame = onnx_conv_weights(frame_onnx)
+    tail = onnx_conv_weights(tail_onnx_path(frame_onnx))
     stem = frame[0][1].shape[0]
     widths = [w / 100 for w in range(10, 301, 5) if make_divisible(32 * w / 100) == stem]
     predictor = [w for op, w, b in frame if w.shape[:2] == (4 + len(meta.class_names), w.shape[1])
@@ -61,9 +61,9 @@ def model_config_from_files(meta, frame_onnx):
         cfg = ModelConfig.from_dict(dict(base, width_mult=w))
         try:
             from fassst_rt.train.network import build_model
-            from fassst_rt.train.stride_grid import _conv_modules_in_order
+            from fassst_rt.train.stride_grid import conv_modules_in_order
 
-            shapes = [tuple(c.weight.shape) for c in _conv_modules_in_order(build_model(cfg))]
+            shapes = [tuple(c.weight.shape) for c in conv_modules_in_order(build_model(cfg))]
         except ValueError:
             continue
         if shapes == [tuple(w_.shape) for _, w_, _ in frame + tail]:
@@ -323,7 +323,7 @@ def init_checkpoint(args):
     from fassst_rt.train.checkpoint import save_checkpoint
     from fassst_rt.train.evaluate import load_gt
     from fassst_rt.train.network import build_model
-    from fassst_rt.train.stride_grid import _batchnorm_after, load_onnx_weights
+    from fassst_rt.train.stride_grid import batchnorm_after, load_onnx_weights
 
     meta = read_metadata(args.model)
     cfg = model_config_from_files(meta, args.model).replace(input_size=args.input_size, S=args.S)
@@ -341,7 +341,7 @@ def init_checkpoint(args):
         canvas = letterbox(im, args.input_size).image
         batch.append(to_network_input(canvas, meta.mean, meta.std, bgr=True)[0])
     x = torch.from_numpy(np.stack(batch))
-    followers = _batchnorm_after(model)
+    followers = batchnorm_after(model)
     sums = {}
     hooks = [conv.register_forward_hook(lambda mod, i, o: sums.setdefault(mod, []).append(o.detach()))
              for conv in followers]

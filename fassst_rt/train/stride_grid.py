@@ -25,7 +25,8 @@ import torch.nn as nn
 
 from .network import FASSST, GridPool, LOG_SIZE_MIN, PYRAMID_STAGES
 
-__all__ = ["grid_period", "StrideGridPool", "StrideGridFrame", "load_onnx_weights"]
+__all__ = ["grid_period", "StrideGridPool", "StrideGridFrame", "load_onnx_weights", "onnx_conv_weights",
+           "conv_modules_in_order", "batchnorm_after"]
 
 
 def grid_period(input_size: int, S: int, feature_stride: int = 32) -> tuple[int, int, int]:
@@ -97,7 +98,7 @@ class StrideGridFrame(nn.Module):
 
 # ------------------------------------------------------ weights from ONNX
 
-def _conv_modules_in_order(model: FASSST) -> list[nn.Module]:
+def conv_modules_in_order(model: FASSST) -> list[nn.Module]:
     """The model's Conv2d / ConvTranspose2d modules in the order a forward
     pass (frame, then tail) runs them."""
     order: list[nn.Module] = []
@@ -114,7 +115,7 @@ def _conv_modules_in_order(model: FASSST) -> list[nn.Module]:
     return order
 
 
-def _onnx_conv_weights(path: str) -> list[tuple[str, "object", "object"]]:
+def onnx_conv_weights(path: str) -> list[tuple[str, "object", "object"]]:
     import onnx
     from onnx import numpy_helper
 
@@ -137,11 +138,11 @@ def load_onnx_weights(model: FASSST, frame_onnx: str, tail_onnx: str) -> None:
     convolutions by the export) into ``model``, whose architecture must be
     the exported one: each BatchNorm becomes the identity plus the folded
     bias. Raises ValueError on a layout mismatch."""
-    convs = _conv_modules_in_order(model)
-    weights = _onnx_conv_weights(frame_onnx) + _onnx_conv_weights(tail_onnx)
+    convs = conv_modules_in_order(model)
+    weights = onnx_conv_weights(frame_onnx) + onnx_conv_weights(tail_onnx)
     if len(convs) != len(weights):
         raise ValueError(f"the model runs {len(convs)} convolutions, the ONNX files hold {len(weights)}")
-    followers = _batchnorm_after(model)
+    followers = batchnorm_after(model)
     with torch.no_grad():
         for i, (conv, (op, w, b)) in enumerate(zip(convs, weights)):
             expected = "ConvTranspose" if isinstance(conv, nn.ConvTranspose2d) else "Conv"
@@ -163,7 +164,7 @@ def load_onnx_weights(model: FASSST, frame_onnx: str, tail_onnx: str) -> None:
                 raise ValueError(f"convolution {i} has a bias in ONNX but none in the model")
 
 
-def _batchnorm_after(model: nn.Module) -> dict:
+def batchnorm_after(model: nn.Module) -> dict:
     """conv -> the BatchNorm2d right after it in the same Sequential."""
     out = {}
     for m in model.modules():
