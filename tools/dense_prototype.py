@@ -386,7 +386,7 @@ def main():
     for q in (v, t):
         q.add_argument("--stride-grid", required=True)
         q.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
-        q.add_argument("--scales", type=float, nargs="+", default=[1.0])
+        q.add_argument("--scales", type=float, nargs="*", default=[1.0])
         q.add_argument("--threads", type=int, default=2)
         q.add_argument("--json")
     v.add_argument("--ann", required=True)
