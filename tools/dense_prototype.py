@@ -125,8 +125,9 @@ class DenseRunner:
         self.std = np.array(self.meta.std, np.float32) * 255
         ops.set_num_threads(threads)
 
-    def run(self, image, scale, box_source="regressed", timings=None):
-        t0 = time.perf_counter()
+    def network_input(self, image, scale):
+        """(1, 3, H', W') normalised input: scaled, padded right and bottom to
+        the period; and the scaled (height, width)."""
         if image.ndim == 2:
             rgb = np.repeat(image[:, :, None], 3, axis=2)
         else:
@@ -138,7 +139,12 @@ class DenseRunner:
         ph, pw = -(-nh // self.period) * self.period, -(-nw // self.period) * self.period
         canvas = np.full((ph, pw, 3), 114, np.float32)
         canvas[:nh, :nw] = rgb
-        x = ((canvas - self.mean) / self.std).transpose(2, 0, 1)[None].copy()
+        return ((canvas - self.mean) / self.std).transpose(2, 0, 1)[None].copy(), (h, w)
+
+    def run(self, image, scale, box_source="regressed", timings=None):
+        t0 = time.perf_counter()
+        x, (h, w) = self.network_input(image, scale)
+        ph, pw = x.shape[2:]
         t1 = time.perf_counter()
         boxes, scores, p1, p2, p3 = self.frame.run(None, {"images": x})
         t2 = time.perf_counter()
@@ -260,6 +266,11 @@ def timing(args):
     runner = DenseRunner(args.stride_grid, args.model, args.threads, 0.3)
     seg = Segmenter(args.model, device="cpu", num_threads=args.threads)
     names = ["tiled (runtime defaults)"] + ["one pass x{}".format(s) for s in args.scales]
+    extra = {}
+    for path in args.extra_stride_grid:
+        name = "one pass x{} {}".format(args.scales[-1], os.path.basename(path))
+        extra[name] = DenseRunner(path, args.model, args.threads, 0.3)
+        names.append(name)
     others = {}
     for path in args.compare:
         other = session(path, args.threads)
@@ -277,6 +288,8 @@ def timing(args):
             sess, feed = others[name]
             sess.run(None, feed)
             n = 0
+        elif name in extra:
+            n = len(extra[name].run(frame, args.scales[-1], timings=stages[name])["scores"])
         elif name == names[0]:
             r = seg.run(frame)
             _ = r.masks
@@ -308,6 +321,65 @@ def timing(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
+
+
+def quantize(args):
+    """The stride-grid frame graph in 8 bits for ONNX Runtime's CPU kernels
+    (U8 activations, S8 per-channel weights, QDQ; the grid pooling's MatMuls,
+    the IAM's predictor and the box decoding stay float), calibrated on whole training frames at
+    the given scale. A speed probe: fassst-rt quantize (docs/quantization.md)
+    does this for the S x S form with more care (layer sensitivity)."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from fassst_rt.opencv_io import read_image
+    from fassst_rt.train.evaluate import load_gt
+
+    runner = DenseRunner(args.stride_grid, args.model, 1)
+    gt = load_gt(args.calib_ann)
+    names = [gt.imgs[i]["file_name"] for i in sorted(gt.imgs)]
+    picked = [names[int(round(i * (len(names) - 1) / max(args.calib_frames - 1, 1)))]
+              for i in range(args.calib_frames)]
+    inputs = [runner.network_input(read_image(os.path.join(args.images, n)), args.scale)[0] for n in picked]
+    shape = tuple(max(x.shape[d] for x in inputs) for d in range(4))
+    padded = []
+    for x in inputs:   # one shape for the calibrator: pad with the normalised pad value
+        canvas = np.empty(shape, np.float32)
+        canvas[...] = ((114 - runner.mean) / runner.std)[None, :, None, None]
+        canvas[:, :, :x.shape[2], :x.shape[3]] = x
+        padded.append(canvas)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(padded)
+
+        def get_next(self):
+            x = next(self.items, None)
+            return None if x is None else {"images": x}
+
+    pre = args.output + ".pre.onnx"
+    quant_pre_process(args.stride_grid, pre, skip_symbolic_shape=True)
+    graph = onnx.load(pre).graph
+    keep_float = [n.name for n in graph.node if n.op_type == "MatMul"]   # the grid pooling
+    # the IAM predictor and what consumes its output (box decoding, sigmoid) stay float
+    tensors = {o for n in graph.node if n.op_type == "Conv" for o in n.output
+               if o.endswith("predict/Conv_output_0")}
+    for n in graph.node:   # topological order: a consumer comes after its producers
+        if any(o in tensors for o in n.output) or any(i in tensors for i in n.input):
+            keep_float.append(n.name)
+            tensors.update(n.output)
+    quantize_static(pre, args.output, Reader(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=keep_float,
+                    calibrate_method=CalibrationMethod.MinMax, extra_options={"WeightSymmetric": True})
+    os.remove(pre)
+    with open(args.stride_grid + ".json") as f:
+        info = json.load(f)
+    info.update(int8={"calibration": picked, "scale": args.scale})
+    with open(args.output + ".json", "w") as f:
+        json.dump(info, f)
+    print(json.dumps(info))
 
 
 def init_checkpoint(args):
@@ -373,6 +445,14 @@ def main():
     e = sub.add_parser("export")
     e.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
     e.add_argument("-o", "--output", required=True)
+    qz = sub.add_parser("quantize")
+    qz.add_argument("--stride-grid", required=True)
+    qz.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
+    qz.add_argument("--calib-ann", required=True)
+    qz.add_argument("--images", required=True)
+    qz.add_argument("--calib-frames", type=int, default=4)
+    qz.add_argument("--scale", type=float, default=1.5)
+    qz.add_argument("-o", "--output", required=True)
     c = sub.add_parser("init-checkpoint")
     c.add_argument("--model", default=os.path.join(REPO, "engines", "fassst_default.onnx"))
     c.add_argument("--input-size", type=int, required=True)
@@ -398,8 +478,11 @@ def main():
     t.add_argument("--frame", required=True)
     t.add_argument("--blocks", type=int, default=5)
     t.add_argument("--compare", nargs="*", default=[], help="other ONNX models, timed model-only on random input")
+    t.add_argument("--extra-stride-grid", nargs="*", default=[],
+                   help="more stride-grid frame graphs (e.g. 8-bit) of the same --model, at the last scale")
     args = p.parse_args()
-    {"export": export, "eval": evaluate, "time": timing, "init-checkpoint": init_checkpoint}[args.cmd](args)
+    {"export": export, "eval": evaluate, "time": timing, "init-checkpoint": init_checkpoint,
+     "quantize": quantize}[args.cmd](args)
 
 
 if __name__ == "__main__":
