@@ -359,8 +359,16 @@ def quantize(args):
             x = next(self.items, None)
             return None if x is None else {"images": x}
 
-    pre = args.output + ".pre.onnx"
-    quant_pre_process(args.stride_grid, pre, skip_symbolic_shape=True)
+    import tempfile
+
+    pre = os.path.abspath(args.output + ".pre.onnx")
+    source, here = os.path.abspath(args.stride_grid), os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:   # ONNX Runtime's pre-processing writes temporaries to the cwd
+        os.chdir(scratch)
+        try:
+            quant_pre_process(source, pre, skip_symbolic_shape=True)
+        finally:
+            os.chdir(here)
     graph = onnx.load(pre).graph
     keep_float = [n.name for n in graph.node if n.op_type == "MatMul"]   # the grid pooling
     # the IAM predictor and what consumes its output (box decoding, sigmoid) stay float
