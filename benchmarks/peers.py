@@ -5,11 +5,16 @@ size, then timed side by side with our model by benchmarks/fps.py --compare.
     python benchmarks/peers.py                          # 416, then fps.py --device cpu --compare it
     python benchmarks/peers.py --size 416 -- --arch cpu_small --instances 8 --json out.json
     python benchmarks/peers.py --export-only            # just print the ONNX path
+    python benchmarks/peers.py --size 704x1120 --export-only   # a rectangular input (H x W): the README
+                                                        # frame's 1100 x 700 rounded up to YOLO's stride 32;
+                                                        # timed by tools/dense_prototype.py time --compare
 
 Optional and outside CI. Ultralytics lives in its own virtual environment
-(--venv, default .venv-peers; created on first use with pip: ultralytics
-needs torchvision, so the torch 2.14.1 + torchvision 0.29.1 pair), never in
-the project's; nothing of it is committed. The exported graph goes to
+(--venv, default .venv-peers; created on first use), never in the project's;
+nothing of it is committed. Ultralytics needs torchvision: install CPU builds
+of the torch 2.14.1 + torchvision 0.29.1 pair into the venv yourself (this
+script refuses to pip-install torch, whose default build pulls gigabytes of
+CUDA libraries); it installs ultralytics and onnx. The exported graph goes to
 ~/.cache/fassst_rt/peers/ (--out). Ultralytics' run-time auto-install is
 switched off (YOLO_AUTOINSTALL=false): whatever the export needs is
 installed here, up front.
@@ -18,6 +23,7 @@ Arguments after "--" go to fps.py (default: --device cpu).
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,7 +36,7 @@ EXPORT = r"""
 import json, os, sys
 from ultralytics import YOLO
 import ultralytics, torch, torchvision
-size, out = int(sys.argv[1]), sys.argv[2]
+size, out = json.loads(sys.argv[1]), sys.argv[2]
 model = YOLO("yolo11n-seg.yaml")          # the bundled config: random weights, nothing downloaded
 path = model.export(format="onnx", imgsz=size, opset=17, dynamic=False, simplify=False, batch=1, device="cpu")
 info = {"model": "YOLO11n-seg from ultralytics' bundled yolo11n-seg.yaml, random weights",
@@ -49,22 +55,48 @@ def venv_python(venv):
 
 
 def ensure_venv(venv, python):
+    """The peers environment, Ultralytics installed into it. PyTorch and
+    torchvision are never installed here: the default build of torch pulls
+    gigabytes of CUDA libraries; install a CPU build of the PACKAGES' torch
+    pair into the venv first (the message says so)."""
     py = venv_python(venv)
     if not os.path.exists(py):
         print("peers.py: creating {} with {}".format(venv, python), file=sys.stderr)
         subprocess.check_call([python, "-m", "venv", venv])
         subprocess.check_call([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    probe = subprocess.run([py, "-c", "import ultralytics, torchvision, onnx"], stdout=subprocess.DEVNULL,
+    torch_probe = subprocess.run([py, "-c", "import torch, torchvision"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, universal_newlines=True)
+    if torch_probe.returncode != 0:
+        raise SystemExit("peers.py: {} has no working torch + torchvision ({}); install CPU builds of {} "
+                         "into it first (a plain pip install of torch pulls CUDA libraries)".format(
+                             venv, (torch_probe.stderr.strip().splitlines() or ["?"])[-1], " and ".join(PACKAGES[:2])))
+    probe = subprocess.run([py, "-c", "import ultralytics, onnx"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     if probe.returncode != 0:
-        print("peers.py: installing {} into {}".format(" ".join(PACKAGES), venv), file=sys.stderr)
-        subprocess.check_call([py, "-m", "pip", "install", "--quiet"] + PACKAGES)
+        print("peers.py: installing {} into {}".format(" ".join(PACKAGES[2:]), venv), file=sys.stderr)
+        subprocess.check_call([py, "-m", "pip", "install", "--quiet"] + PACKAGES[2:])
     return py
+
+
+def parse_size(text):
+    """416 (square) or HxW, e.g. 704x1120; multiples of 32 (YOLO11's stride)."""
+    parts = text.lower().split("x")
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        dims = []
+    if len(dims) not in (1, 2) or any(d < 32 or d % 32 for d in dims):
+        raise argparse.ArgumentTypeError("--size must be N or HxW, multiples of 32 >= 32, got {!r}".format(text))
+    return dims[0] if len(dims) == 1 else dims
+
+
+def size_name(size):
+    return str(size) if isinstance(size, int) else "{}x{}".format(*size)
 
 
 def export(py, size, out_dir):
     os.makedirs(out_dir, exist_ok=True)
-    out = os.path.join(out_dir, "yolo11n-seg_{}.onnx".format(size))
+    out = os.path.join(out_dir, "yolo11n-seg_{}.onnx".format(size_name(size)))
     if os.path.isfile(out):
         return out
     env = dict(os.environ, YOLO_AUTOINSTALL="false", YOLO_OFFLINE="true")
@@ -76,7 +108,7 @@ def export(py, size, out_dir):
     work = os.path.join(out_dir, "work")
     os.makedirs(work, exist_ok=True)
     scratch = os.path.join(work, os.path.basename(out))
-    subprocess.check_call([py, "-c", EXPORT, str(size), scratch], cwd=work, env=env)
+    subprocess.check_call([py, "-c", EXPORT, json.dumps(size), scratch], cwd=work, env=env)
     move_into_place(scratch[:-5] + ".json", out[:-5] + ".json")
     move_into_place(scratch, out)
     return out
@@ -89,7 +121,7 @@ def main(argv=None):
         i = argv.index("--")
         argv, fps_args = argv[:i], argv[i + 1:]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=416)
+    parser.add_argument("--size", type=parse_size, default=416, help="N or HxW (default 416)")
     parser.add_argument("--venv", default=os.path.join(REPO, ".venv-peers"))
     parser.add_argument("--python", default="python3.11", help="interpreter for a new --venv")
     parser.add_argument("--out", default=os.path.join(os.path.expanduser("~"), ".cache", "fassst_rt", "peers"))
@@ -103,6 +135,10 @@ def main(argv=None):
         return 0
     if "--device" not in fps_args:
         fps_args = ["--device", "cpu"] + fps_args
+    if not isinstance(args.size, int):
+        print("peers.py: fps.py compares square inputs; time a rectangular export with "
+              "tools/dense_prototype.py time --compare {}".format(onnx_path), file=sys.stderr)
+        return 0
     if "--arch" not in fps_args and "--model" not in fps_args:
         fps_args += ["--arch", "cpu_small", "--size", str(args.size)]
     cmd = [sys.executable, os.path.join(HERE, "fps.py"), "--compare", onnx_path] + fps_args
