@@ -71,7 +71,9 @@ class ModelMetadata:
         self.max_instances = fields["max_instances"]  # type: int
         self.tile = fields["tile"]  # type: Optional[Dict[str, int]]
         self.tail_sha256 = fields["tail_sha256"]  # type: Optional[str]
-        known = {"format", "version", "input_size", "input_mapping", "grid_size", "mask_channels",
+        self.grid = fields["grid"]  # type: Optional[Dict[str, Any]]
+        self.input_scale = float(doc.get("input_scale", fields["input_scale"]))
+        known = {"grid", "input_scale", "format", "version", "input_size", "input_mapping", "grid_size", "mask_channels",
                  "roi_size", "strides", "rff", "class_names", "score_threshold", "nms_threshold",
                  "max_instances", "tile", "tail_sha256"}
         self.extra = {k: v for k, v in doc.items() if k not in known}
@@ -82,7 +84,15 @@ class ModelMetadata:
 
     @property
     def num_cells(self) -> int:
+        """Cells of an S x S grid; a stride-grid model's depend on its input
+        (cells_for)."""
         return self.grid_size ** 2
+
+    def cells_for(self, height: int, width: int) -> int:
+        """Cells of the grid for a height x width network input."""
+        if self.grid is None:
+            return self.num_cells
+        return (height // self.grid["cell"]) * (width // self.grid["cell"])
 
     # --------------------------------------------------------- serialisation
 
@@ -98,6 +108,8 @@ class ModelMetadata:
             "score_threshold": self.score_threshold, "nms_threshold": self.nms_threshold,
             "max_instances": self.max_instances, "tile": self.tile, "tail_sha256": self.tail_sha256,
         })
+        if self.grid is not None:   # S x S models keep the document they always had
+            doc.update(grid=dict(self.grid), input_scale=self.input_scale)
         return doc
 
     def to_json(self) -> str:

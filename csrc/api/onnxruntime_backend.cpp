@@ -97,12 +97,16 @@ class OnnxRuntimeBackend : public Backend {
   const ModelMetadata& metadata() const override { return meta_; }
 
   FrameOutputs run_frame(const float* images, int64_t batch) override {
-    const int64_t s = meta_.input_size;
-    const std::vector<int64_t> shape = {batch, 3, s, s};
+    return run_frame(images, batch, meta_.input_size, meta_.input_size);
+  }
+
+  // Any (B, 3, H, W): a stride-grid model's graph has dynamic H and W.
+  FrameOutputs run_frame(const float* images, int64_t batch, int64_t height, int64_t width) override {
+    const std::vector<int64_t> shape = {batch, 3, height, width};
     Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     // ONNX Runtime reads the input; the const_cast only satisfies its C signature.
     Ort::Value input = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(images),
-                                                       static_cast<size_t>(batch * 3 * s * s), shape.data(),
+                                                       static_cast<size_t>(batch * 3 * height * width), shape.data(),
                                                        shape.size());
     auto outputs = std::make_shared<std::vector<Ort::Value>>();
     try {
@@ -223,11 +227,11 @@ class OnnxRuntimeBackend : public Backend {
                                joined(outs)));
     const size_t input_index = std::find(ins.begin(), ins.end(), kFrameInput) - ins.begin();
     const std::vector<int64_t> input = frame_->GetInputTypeInfo(input_index).GetTensorTypeAndShapeInfo().GetShape();
-    const int64_t side = meta_.input_size;
+    const int64_t side = meta_.stride_grid ? -1 : meta_.input_size;  // a stride grid: dynamic H, W
     if (dims_conflict(input, {-1, 3, side, side}))
       throw ModelError(message(path_, ": input '", kFrameInput, "' has shape ", shape_text(input),
                                ", but the metadata says input_size = ", side, ": (B, 3, ", side, ", ", side, ")"));
-    const int64_t n = meta_.num_cells(), c = meta_.num_classes();
+    const int64_t n = meta_.stride_grid ? -1 : meta_.num_cells(), c = meta_.num_classes();
     const std::vector<int64_t> boxes = output_shape(*frame_, outs, "boxes"), scores = output_shape(*frame_, outs, "scores");
     if (dims_conflict(boxes, {-1, n, 4}))
       throw ModelError(message(path_, ": output 'boxes' has shape ", shape_text(boxes), ", but the metadata says (B, ",

@@ -98,6 +98,10 @@ class TensorRTBackend : public Backend {
     const json::Value* embedded = doc.find("fassst");
     if (!embedded) throw ModelError(message(json_path, ": has no \"fassst\" metadata document"));
     meta_ = metadata_from_document(*embedded, json_path + " [fassst]");
+    // Its engines are built for (B, 3, S, S); a stride grid needs an optimisation profile over H, W.
+    if (meta_.stride_grid)
+      throw ModelError(message(json_path, ": a stride-grid model (metadata grid.kind 'stride') does not run on "
+                               "TensorRT yet; run it with the ONNX Runtime backend"));
     // Constructing a TensorRT runtime where no GPU exists can take the process
     // down: ask the CUDA runtime first.
     int devices = 0;

@@ -12,6 +12,15 @@ namespace fassst {
 
 Backend::~Backend() = default;
 
+FrameOutputs Backend::run_frame(const float* images, int64_t batch, int64_t height, int64_t width) {
+  const int s = metadata().input_size;
+  if (height != s || width != s)
+    throw BackendError(message(name(), ": this backend runs only square S x S inputs (", s, " x ", s,
+                               "), got a ", height, " x ", width, " input (a stride-grid model needs a backend "
+                               "that implements run_frame(images, batch, height, width))"));
+  return run_frame(images, batch);
+}
+
 void Backend::fuse_and_tail(const FrameOutputs& frame, const float* rois, int64_t count, float* logits) {
   const ModelMetadata& m = metadata();
   const Tensor* levels[3] = {&frame.p1, &frame.p2, &frame.p3};

@@ -18,6 +18,22 @@ LetterboxGeometry letterbox_geometry(int height, int width, int size);
 void letterbox(const uint8_t* src, int height, int width, int64_t row_stride, int channels,
                int size, uint8_t pad, uint8_t* dst, int num_threads = 0);
 
+// A stride-grid model's input (metadata grid.kind 'stride'): the frame
+// resized by `scale` (new_height = round(H scale)), placed at the top left
+// and padded right and bottom to height x width, multiples of the period.
+// `letterbox` maps boxes back with boxes_to_frame (pad 0, r = scale).
+struct StrideGeometry {
+  LetterboxGeometry letterbox;
+  int height, width;
+};
+
+StrideGeometry stride_geometry(int height, int width, float scale, int period);
+
+// dst: g.height * g.width * channels uint8, the frame resized as letterbox()
+// resizes (bilinear, half-pixel centres) at the top left, the rest `pad`.
+void scale_and_pad(const uint8_t* src, int height, int width, int64_t row_stride, int channels,
+                   const StrideGeometry& g, uint8_t pad, uint8_t* dst, int num_threads = 0);
+
 // (K, 4) x1, y1, x2, y2 boxes from network-input pixels to frame pixels, in
 // place: x_frame = (x_net - pad_x) / r; clipped to the frame when `clip`.
 void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int frame_height,

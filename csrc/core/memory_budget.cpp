@@ -49,15 +49,11 @@ MemoryBudget::MemoryBudget(int budget_mib, const ModelMetadata& meta) {
     throw InvalidArgument(message("memory_budget_mib must be in [", kMinMemoryBudgetMiB, ", ", kMaxMemoryBudgetMiB,
                                   "], got ", budget_mib));
   budget_ = budget_mib * kMiB;
+  pyramid_channels_ = meta.mask_channels;
+  strides_ = meta.strides;
   const int64_t s = meta.input_size;
-  const int64_t input = 3 * s * s * kFloat;
-  int64_t pyramid = 0;
-  for (float stride : meta.strides) {
-    const int64_t side = static_cast<int64_t>(static_cast<float>(s) / stride) + 1;
-    pyramid += int64_t{meta.mask_channels} * side * side * kFloat;
-  }
-  image_ = kFrameGraphBytesPerInputByte * input + pyramid;
-  held_image_ = input + pyramid;
+  image_ = call_bytes(s, s);
+  held_image_ = 3 * s * s * kFloat + pyramid_bytes(s, s);
   const int64_t r = meta.roi_size, sm = 2 * meta.roi_size;
   const int64_t features = int64_t{meta.mask_channels} * r * r * kFloat;
   const int64_t mask = sm * sm * kFloat;
@@ -68,6 +64,29 @@ MemoryBudget::MemoryBudget(int budget_mib, const ModelMetadata& meta) {
                                   "frame-graph call needs ", mib(image_), " and one tail instance ", mib(instance_),
                                   ", and each gets a quarter of the budget; use at least ",
                                   (4 * std::max(image_, instance_) + kMiB - 1) / kMiB));
+}
+
+int64_t MemoryBudget::pyramid_bytes(int64_t height, int64_t width) const {
+  int64_t pyramid = 0;
+  for (float stride : strides_) {
+    const int64_t h = static_cast<int64_t>(static_cast<float>(height) / stride) + 1;
+    const int64_t w = static_cast<int64_t>(static_cast<float>(width) / stride) + 1;
+    pyramid += pyramid_channels_ * h * w * kFloat;
+  }
+  return pyramid;
+}
+
+int64_t MemoryBudget::call_bytes(int64_t height, int64_t width) const {
+  return kFrameGraphBytesPerInputByte * 3 * height * width * kFloat + pyramid_bytes(height, width);
+}
+
+void MemoryBudget::check_input(int64_t height, int64_t width, int64_t copy_bytes) const {
+  const int64_t need = call_bytes(height, width);
+  if (need <= share(copy_bytes, 4)) return;
+  throw MemoryBudgetExceeded(message(
+      "a ", height, " x ", width, " network input needs about ", mib(need), " in its frame-graph call, more than the ",
+      "quarter of memory_budget_mib = ", budget_ / kMiB, " a call gets (", mib(share(copy_bytes, 4)),
+      "); raise memory_budget_mib, pass a smaller frame or turn tiling on"));
 }
 
 int64_t MemoryBudget::share(int64_t copy_bytes, int parts) const {

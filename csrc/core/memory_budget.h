@@ -12,6 +12,7 @@
 // instance (`python benchmarks/memory_working_set.py` re-measures both).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -53,13 +54,21 @@ class MemoryBudget {
   bool holds_inputs(int64_t images, int64_t copy_bytes) const {
     return images * held_image_ <= share(copy_bytes, 4);
   }
+  // Throws MemoryBudgetExceeded when one height x width network input (a
+  // stride-grid model's, whose shape follows the frame) and its frame-graph
+  // call would exceed the quarter of the budget a call gets.
+  void check_input(int64_t height, int64_t width, int64_t copy_bytes) const;
   // Throws MemoryBudgetExceeded when `instances` held in results exceed their share.
   void check_results(int64_t instances, int64_t copy_bytes) const;
 
  private:
   int64_t share(int64_t copy_bytes, int parts) const;
+  int64_t pyramid_bytes(int64_t height, int64_t width) const;
+  int64_t call_bytes(int64_t height, int64_t width) const;  // one image's frame-graph call
   int64_t budget_ = int64_t{1} << 30;
   int64_t image_ = 1;
+  int64_t pyramid_channels_ = 0;     // mask channels, for a frame-graph call's pyramid
+  std::array<float, 3> strides_{};  // of the pyramid levels
   int64_t held_image_ = 1;  // an image's network input and frame-graph outputs
   int64_t instance_ = 1;
   int64_t result_ = 1;

@@ -128,7 +128,26 @@ ModelMetadata metadata_from_document(const json::Value& doc, const std::string& 
   for (const auto& n : names->as_array()) m.class_names.push_back(n.as_string());
   m.score_threshold = r.unit(doc, "score_threshold", 0.3f);
   m.nms_threshold = r.unit(doc, "nms_threshold", 0.5f);
-  const int default_max = m.grid_size * m.grid_size;
+  const json::Value* grid = doc.find("grid");
+  if (grid && !grid->is_null()) {
+    if (!grid->is_object()) r.fail(message("grid must be an object or null, got ", grid->repr()));
+    const json::Value* kind = grid->find("kind");
+    if (!kind || !kind->is_string() || kind->as_string() != "stride")
+      r.fail(message("grid.kind must be 'stride', got ", Reader::got(kind)));
+    m.stride_grid = true;
+    m.grid_cell = r.integer(*grid, "cell", 1, kMaxInputSize, "grid.cell");
+    m.grid_period = r.integer(*grid, "period", 32, kMaxInputSize, "grid.period");
+    if (m.grid_period % 32 || m.grid_period % m.grid_cell)
+      r.fail(message("grid.period must be a multiple of 32 and of grid.cell (", m.grid_cell, "), got ",
+                     m.grid_period));
+  }
+  if (doc.find("input_scale")) {
+    m.input_scale = static_cast<float>(r.number(doc, "input_scale", "input_scale", 1e-3, kMaxInputScale));
+    if (!m.stride_grid && m.input_scale != 1.0f)
+      r.fail(message("input_scale must be 1 for an S x S model (it applies to grid.kind 'stride'), got ",
+                     m.input_scale));
+  }
+  const int default_max = m.stride_grid ? kStrideGridMaxInstances : m.grid_size * m.grid_size;
   m.max_instances = r.integer(doc, "max_instances", 0, kMaxInstances, "max_instances", &default_max);
   const json::Value* tile = doc.find("tile");
   if (tile && !tile->is_null()) {

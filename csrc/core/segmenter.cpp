@@ -96,7 +96,9 @@ Selections Segmenter::select(const FrameOutputs& frame, int64_t batch) const {
   const Impl& impl = checked();
   impl.require_open();
   if (batch < 0) throw InvalidArgument(message("batch must be >= 0, got ", batch));
-  return impl.select(frame, batch);
+  // a stride-grid model's cell count follows its input: the frame graph's boxes say it
+  const bool sized = impl.meta.stride_grid && frame.boxes.shape.size() == 3;
+  return impl.select(frame, batch, sized ? frame.boxes.shape[1] : impl.meta.num_cells());
 }
 
 void Segmenter::set_score_threshold(float value) {

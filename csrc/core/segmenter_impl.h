@@ -68,10 +68,36 @@ inline void append_instance(const Instances& from, size_t i, const float offset[
                        from.box_masks.begin() + (i + 1) * area);
 }
 
-// Letterbox + normalisation of crops into one network input batch.
-inline NetworkInput network_input(const std::vector<Crop>& crops, const ModelMetadata& meta, int num_threads) {
+// A stride-grid model's input: one crop, resized by the model's input_scale
+// and padded right and bottom to the grid's period.
+inline NetworkInput stride_grid_input(const Crop& c, const ModelMetadata& meta, int num_threads) {
+  const StrideGeometry g = stride_geometry(c.height, c.width, meta.input_scale, meta.grid_period);
   NetworkInput in;
   in.size = meta.input_size;
+  in.height = g.height;
+  in.width = g.width;
+  in.batch = 1;
+  const int64_t plane = static_cast<int64_t>(g.height) * g.width;
+  std::vector<uint8_t> canvas(static_cast<size_t>(plane * 3));
+  scale_and_pad(c.data, c.height, c.width, c.stride, 3, g, kPadValue, canvas.data(), num_threads);
+  in.geometry.push_back(g.letterbox);
+  in.data.resize(static_cast<size_t>(3 * plane));
+  const bool swap = c.bgr != (meta.channel_order == "bgr");
+  to_network_input(canvas.data(), g.height, g.width, meta.mean.data(), meta.std.data(), swap, in.data.data());
+  return in;
+}
+
+// Letterbox + normalisation of crops into one network input batch (a
+// stride-grid model: one crop per call, its own shape).
+inline NetworkInput network_input(const std::vector<Crop>& crops, const ModelMetadata& meta, int num_threads) {
+  if (meta.stride_grid) {
+    if (crops.size() != 1)
+      throw InvalidArgument(message("a stride-grid model runs one image per call, got ", crops.size()));
+    return stride_grid_input(crops.front(), meta, num_threads);
+  }
+  NetworkInput in;
+  in.size = meta.input_size;
+  in.height = in.width = meta.input_size;
   in.batch = static_cast<int64_t>(crops.size());
   const int64_t plane = static_cast<int64_t>(in.size) * in.size;
   in.data.resize(static_cast<size_t>(in.batch * 3 * plane));
@@ -157,8 +183,8 @@ struct Segmenter::Impl {
 
   // Graph outputs must agree with the metadata (symbolic dimensions of a
   // graph can only be checked once it has run).
-  void check_grid_outputs(const FrameOutputs& out, int64_t batch) const {
-    const int64_t n = meta.num_cells(), c = meta.num_classes();
+  void check_grid_outputs(const FrameOutputs& out, int64_t batch, int64_t n) const {
+    const int64_t c = meta.num_classes();
     auto expect = [&](const char* name, const Tensor& t, const std::vector<int64_t>& want) {
       if (t.shape != want || t.data == nullptr)
         throw ModelError(message(meta.source, ": the frame graph's '", name, "' has shape ", shape_text(t.shape),
@@ -170,16 +196,22 @@ struct Segmenter::Impl {
       throw BackendError(message(backend->name(), ": boxes and scores must be host tensors"));
   }
 
-  void check_frame_outputs(const FrameOutputs& out, int64_t batch) const {
-    check_grid_outputs(out, batch);
+  void check_frame_outputs(const FrameOutputs& out, const NetworkInput& in) const {
+    const int64_t batch = in.batch;
+    check_grid_outputs(out, batch, meta.num_cells(in.height, in.width));
     if (out.p1.shape.size() != 4 || out.p1.shape[0] != batch || out.p1.shape[1] != meta.mask_channels)
       throw ModelError(message(meta.source, ": p1 has shape ", shape_text(out.p1.shape), ", the metadata says (",
                                batch, ", ", meta.mask_channels, ", H, W)"));
   }
 
-  Selections select(const FrameOutputs& frame, int64_t batch) const {
-    check_grid_outputs(frame, batch);
-    const int64_t n = meta.num_cells(), classes = meta.num_classes();
+  Selections select(const FrameOutputs& frame, const NetworkInput& in) const {
+    return select(frame, in.batch, meta.num_cells(in.height, in.width));
+  }
+
+  // n: the grid's cells (a stride-grid model's depend on the input's shape).
+  Selections select(const FrameOutputs& frame, int64_t batch, int64_t n) const {
+    check_grid_outputs(frame, batch, n);
+    const int64_t classes = meta.num_classes();
     const SelectParams params{score_threshold, nms_threshold, max_instances};
     Selections out;
     for (int64_t b = 0; b < batch; ++b) {
@@ -210,8 +242,9 @@ struct Segmenter::Impl {
 
   // Stage 2 of a call: the frame graph, its outputs checked.
   FrameOutputs infer(const NetworkInput& in) {
-    FrameOutputs frame = backend->run_frame(in.data.data(), in.batch);
-    check_frame_outputs(frame, in.batch);
+    FrameOutputs frame = meta.stride_grid ? backend->run_frame(in.data.data(), in.batch, in.height, in.width)
+                                          : backend->run_frame(in.data.data(), in.batch);
+    check_frame_outputs(frame, in);
     return frame;
   }
 
@@ -220,14 +253,14 @@ struct Segmenter::Impl {
   std::vector<Instances> finish(const Crop* crops, const NetworkInput& in, const FrameOutputs& frame,
                                 bool force_tail, Timings* timings, int64_t copy_bytes = 0) {
     const auto t2 = Clock::now();
-    Selections sel = select(frame, in.batch);
+    Selections sel = select(frame, in);
     const auto t3 = Clock::now();
     int64_t k = static_cast<int64_t>(sel.rois.size() / 5);
     const int sm = 2 * meta.roi_size;
     const int64_t area = static_cast<int64_t>(sm) * sm;
     std::vector<float> box_masks;
     if (force_tail && k == 0) {  // warm-up: exercise the tail with one box
-      const float s = static_cast<float>(in.size);
+      const float s = static_cast<float>(std::min(in.height, in.width));
       std::vector<float> one = {0.0f, 0.0f, 0.0f, s / 2, s / 2};
       std::vector<float> scratch(static_cast<size_t>(area));
       masks_of(frame, one.data(), 1, scratch.data(), copy_bytes);
@@ -270,6 +303,11 @@ struct Segmenter::Impl {
   std::vector<Instances> segment_call(const std::vector<Crop>& crops, size_t begin, size_t end, bool force_tail,
                                       Timings* timings, int64_t copy_bytes) {
     const auto t0 = Clock::now();
+    if (meta.stride_grid) {  // the input takes the frame's shape: its own estimate, before it is built
+      const StrideGeometry g =
+          stride_geometry(crops[begin].height, crops[begin].width, meta.input_scale, meta.grid_period);
+      memory.check_input(g.height, g.width, copy_bytes);
+    }
     const NetworkInput in = preprocess(std::vector<Crop>(crops.begin() + begin, crops.begin() + end));
     const auto t1 = Clock::now();
     const FrameOutputs frame = infer(in);
@@ -282,7 +320,8 @@ struct Segmenter::Impl {
   // max_batch each, the backend's limit and what the memory budget leaves
   // once the frame's copy (`copy_bytes`) is held.
   std::vector<std::pair<size_t, size_t>> chunks_of(size_t count, int64_t copy_bytes = 0) const {
-    int64_t limit = std::min<int64_t>(max_batch, memory.images_per_call(copy_bytes));
+    // a stride-grid model's inputs take each frame's own shape: one per call
+    int64_t limit = meta.stride_grid ? 1 : std::min<int64_t>(max_batch, memory.images_per_call(copy_bytes));
     if (backend->max_frame_batch() > 0) limit = std::min(limit, backend->max_frame_batch());
     std::vector<std::pair<size_t, size_t>> out;
     for (size_t start = 0; start < count; start += static_cast<size_t>(limit))

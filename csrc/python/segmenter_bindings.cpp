@@ -70,10 +70,15 @@ class PythonBackend : public Backend {
   bool overlaps_graphs() const override { return overlaps_graphs_; }
 
   FrameOutputs run_frame(const float* images, int64_t batch) override {
+    return run_frame(images, batch, meta_.input_size, meta_.input_size);
+  }
+
+  // Python backends take any (B, 3, H, W) array; the frame graph says whether it runs that shape.
+  FrameOutputs run_frame(const float* images, int64_t batch, int64_t height, int64_t width) override {
     py::gil_scoped_acquire gil;
-    const py::ssize_t s = meta_.input_size;
     // A read-only view of the core's buffer, valid for this call only.
-    py::array_t<float> view({static_cast<py::ssize_t>(batch), py::ssize_t{3}, s, s}, images, py::none());
+    py::array_t<float> view({static_cast<py::ssize_t>(batch), py::ssize_t{3}, static_cast<py::ssize_t>(height),
+                             static_cast<py::ssize_t>(width)}, images, py::none());
     view.attr("setflags")(py::arg("write") = false);
     py::object out = backend_.attr("run_frame")(view);
     py::tuple parts = py::tuple(out);
@@ -218,8 +223,8 @@ py::tuple network_input_tuple(NetworkInput&& in) {
   py::list geometry;
   for (const LetterboxGeometry& g : in.geometry)
     geometry.append(py::make_tuple(g.scale, g.pad_x, g.pad_y, g.new_width, g.new_height));
-  const py::ssize_t s = in.size;
-  return py::make_tuple(array_of(std::move(in.data), {static_cast<py::ssize_t>(in.batch), 3, s, s}), geometry);
+  const py::ssize_t h = in.height, w = in.width;
+  return py::make_tuple(array_of(std::move(in.data), {static_cast<py::ssize_t>(in.batch), 3, h, w}), geometry);
 }
 
 py::tuple preprocess(const Segmenter& seg, const py::sequence& frames, const std::string& channel_order) {
@@ -314,6 +319,10 @@ void register_segmenter(py::module_& m) {
     d["tile"] = meta.has_tile ? py::object(py::dict(py::arg("size") = meta.tile_size,
                                                     py::arg("overlap") = meta.tile_overlap))
                               : py::object(py::none());
+    d["grid"] = meta.stride_grid ? py::object(py::dict(py::arg("kind") = "stride", py::arg("cell") = meta.grid_cell,
+                                                       py::arg("period") = meta.grid_period))
+                                 : py::object(py::none());
+    d["input_scale"] = meta.input_scale;
     d["tail_sha256"] = meta.tail_sha256.empty() ? py::object(py::none()) : py::object(py::str(meta.tail_sha256));
     return d;
   }, py::arg("text"), py::arg("source") = "metadata");

@@ -114,7 +114,8 @@ class OnnxRuntimeBackend(Backend):
         if FRAME_INPUT not in inputs or any(o not in outputs for o in FRAME_OUTPUTS):
             raise ModelError("{}: the frame graph must have input '{}' and outputs {}, has {} -> {}".format(
                 self.path, FRAME_INPUT, list(FRAME_OUTPUTS), list(inputs), list(outputs)))
-        expected = {"boxes": (None, m.num_cells, 4), "scores": (None, m.num_cells, m.num_classes)}
+        n = None if m.grid is not None else m.num_cells   # a stride grid's cells follow the input's shape
+        expected = {"boxes": (None, n, 4), "scores": (None, n, m.num_classes)}
         for name, want in expected.items():
             got = outputs[name].shape
             if len(got) != 3 or any(isinstance(g, int) and w is not None and g != w

@@ -140,6 +140,9 @@ def read_model(frame_onnx: str) -> Tuple[ModelMetadata, str, str, str]:
         raise MetadataError("{}: has no '{}' metadata; export models with `fassst-rt export`".format(
             frame_onnx, METADATA_KEY))
     metadata = ModelMetadata.from_json(props[METADATA_KEY], source=frame_onnx)
+    if metadata.grid is not None:   # engines are built for (B, 3, S, S); the grid's H, W need their own profile
+        raise ModelError("{}: a stride-grid model (metadata grid.kind 'stride') cannot be built for TensorRT yet; "
+                         "run it with the ONNX Runtime backend".format(frame_onnx))
     frame_sha, tail_sha = sha256_file(frame_onnx), sha256_file(tail_onnx)
     if metadata.tail_sha256 and metadata.tail_sha256 != tail_sha:
         raise ModelError("{}: does not belong to {}: its sha256 is {} but the frame graph's metadata names {}; "

@@ -67,6 +67,11 @@ class FASSST_API Backend {
   // images: (batch, 3, S, S) float32 normalised network input (S = input_size).
   virtual FrameOutputs run_frame(const float* images, int64_t batch) = 0;
 
+  // images: (batch, 3, height, width), as a stride-grid model takes them
+  // (metadata grid.kind 'stride'). The default runs only square S x S inputs
+  // (BackendError otherwise) through run_frame(images, batch).
+  virtual FrameOutputs run_frame(const float* images, int64_t batch, int64_t height, int64_t width);
+
   // features: (count, M, S1, S1) fused ROI features -> logits:
   // (count, 1, 2 S1, 2 S1) mask logits, written by the backend. count >= 1.
   virtual void run_tail(const float* features, int64_t count, float* logits) = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ constexpr int kMaxRoiSize = 256;
 constexpr int kMaxInstances = 65536;
 constexpr int kMaxTileSize = 65536;
 constexpr int kMaxClasses = 100000;
+constexpr float kMaxInputScale = 8.0f;
+// max_instances of a stride-grid model whose metadata names none.
+constexpr int kStrideGridMaxInstances = 2000;
 
 struct FASSST_API ModelMetadata {
   static constexpr const char* kKey = "fassst";  // ONNX metadata_props key
@@ -54,11 +58,24 @@ struct FASSST_API ModelMetadata {
   bool has_tile = false;  // the model's default tiling
   int tile_size = 0;
   int tile_overlap = 0;
+  // The stride-grid form (docs/results/dense.md): the grid follows the
+  // input's shape, one cell per `grid_cell` pixels; inputs are the frame
+  // resized by `input_scale` and padded right and bottom to a multiple of
+  // `grid_period`. false: the S x S grid of a letterboxed square input.
+  bool stride_grid = false;
+  int grid_cell = 0;
+  int grid_period = 0;
+  float input_scale = 1.0f;
   std::string tail_sha256;  // empty when the document has none
   std::string source;       // where it came from, for messages
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
+  // Cells of an S x S model's grid.
   int num_cells() const { return grid_size * grid_size; }
+  // Cells of the grid for a height x width network input (S x S: the same).
+  int64_t num_cells(int64_t height, int64_t width) const {
+    return stride_grid ? (height / grid_cell) * (width / grid_cell) : num_cells();
+  }
 
   // Parses and validates a document; throws MetadataError naming `source`
   // and the field.

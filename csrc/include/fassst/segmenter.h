@@ -86,8 +86,9 @@ struct TileSpec {
 // The network input of a batch of frames and where each frame sits in it.
 struct NetworkInput {
   int64_t batch = 0;
-  int size = 0;                              // the network input's side
-  std::vector<float> data;                   // batch x 3 x size x size, normalised
+  int size = 0;                              // the network input's side (S x S models)
+  int height = 0, width = 0;                 // the input's shape (S x S models: size x size)
+  std::vector<float> data;                   // batch x 3 x height x width, normalised
   std::vector<LetterboxGeometry> geometry;   // per frame
 };
 
