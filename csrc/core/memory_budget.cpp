@@ -18,6 +18,11 @@ constexpr int64_t kFloat = 4;
 // its fused ROI features. Both round the measured growth up.
 constexpr int64_t kFrameGraphBytesPerInputByte = 20;
 constexpr int64_t kTailBytesPerFeatureByte = 12;
+// The same growth for one whole-frame input of a stride-grid model (fewer
+// layers' activations coexist at once relative to the input; re-measure with
+// `python tools/frame_graph_memory.py engines/fassst_dense.onnx --height 1056 --width 1728`,
+// rounded up).
+constexpr int64_t kWholeFrameBytesPerInputByte = 10;
 
 // An instance held in results: its box mask and boxes, counted three times
 // because merging tiles copies the instances twice before the per-tile
@@ -81,7 +86,7 @@ int64_t MemoryBudget::call_bytes(int64_t height, int64_t width) const {
 }
 
 void MemoryBudget::check_input(int64_t height, int64_t width, int64_t copy_bytes) const {
-  const int64_t need = call_bytes(height, width);
+  const int64_t need = kWholeFrameBytesPerInputByte * 3 * height * width * kFloat + pyramid_bytes(height, width);
   if (need <= share(copy_bytes, 4)) return;
   throw MemoryBudgetExceeded(message(
       "a ", height, " x ", width, " network input needs about ", mib(need), " in its frame-graph call, more than the ",

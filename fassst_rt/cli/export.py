@@ -21,6 +21,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--score-threshold", type=float, default=0.3)
     parser.add_argument("--nms-threshold", type=float, default=0.5)
     parser.add_argument("--max-instances", type=int, default=None)
+    parser.add_argument("--grid", choices=("square", "stride"), default="square",
+                        help="square: the S x S grid of a letterboxed input (default); stride: one cell per "
+                             "input_size / S pixels of the frame, one pass per frame (docs/results/dense.md)")
+    parser.add_argument("--input-scale", type=float, default=1.0,
+                        help="stride grid: the scale frames are resized by (chosen on validation frames)")
     parser.add_argument("--portable", action="store_true",
                         help="also write NAME.portable.onnx: the whole pipeline in one standard-op graph "
                              "(thresholds baked in; docs/portable.md), checked on the same frames")
@@ -73,6 +78,8 @@ def run(args) -> int:
         tile = {"size": size, "overlap": overlap}
     if not args.output.endswith(".onnx"):
         raise ExportError("-o must name NAME.onnx, got {}".format(args.output))
+    if args.portable and args.grid == "stride":
+        raise ExportError("--portable writes the S x S form only; drop --portable or use --grid square")
     # Every file of the export is written and checked in a staging folder; they are renamed into
     # place together at the end (tail graph, frame graph, portable graph): a failure at any step,
     # the portable graph's parity check included, leaves no model files behind.
@@ -81,7 +88,8 @@ def run(args) -> int:
         metadata = export_checkpoint(args.checkpoint, staged[1], args.opset, frames, uint16=uint16,
                                      tile=tile, score_threshold=args.score_threshold,
                                      nms_threshold=args.nms_threshold, max_instances=args.max_instances,
-                                     provenance={"iteration": info["iteration"], "metrics": info["metrics"]})
+                                     provenance={"iteration": info["iteration"], "metrics": info["metrics"]},
+                                     grid=args.grid, input_scale=args.input_scale)
         if args.portable:
             from ..train.portable import export_portable
             export_portable(staged[1], staged[2], args.score_threshold, args.nms_threshold,
