@@ -83,8 +83,9 @@ StrideGeometry stride_geometry(int height, int width, float scale, int period) {
   StrideGeometry out;
   LetterboxGeometry& g = out.letterbox;
   g.scale = scale;
-  g.new_width = std::max(1, static_cast<int>(std::lround(width * static_cast<double>(scale))));
-  g.new_height = std::max(1, static_cast<int>(std::lround(height * static_cast<double>(scale))));
+  // halves to even, as Python's round() (the sizes the model's input_scale was chosen with)
+  g.new_width = std::max(1, static_cast<int>(std::nearbyint(width * static_cast<double>(scale))));
+  g.new_height = std::max(1, static_cast<int>(std::nearbyint(height * static_cast<double>(scale))));
   g.pad_x = g.pad_y = 0;
   out.height = static_cast<int>(round_up(g.new_height, period));
   out.width = static_cast<int>(round_up(g.new_width, period));

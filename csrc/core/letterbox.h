@@ -19,7 +19,7 @@ void letterbox(const uint8_t* src, int height, int width, int64_t row_stride, in
                int size, uint8_t pad, uint8_t* dst, int num_threads = 0);
 
 // A stride-grid model's input (metadata grid.kind 'stride'): the frame
-// resized by `scale` (new_height = round(H scale)), placed at the top left
+// resized by `scale` (new_height = H scale rounded, halves to even), placed at the top left
 // and padded right and bottom to height x width, multiples of the period.
 // `letterbox` maps boxes back with boxes_to_frame (pad 0, r = scale).
 struct StrideGeometry {
