@@ -25,6 +25,7 @@
 #include "core/select.h"
 #include "core/sha256.h"
 #include "core/tiling.h"
+#include "fassst/backend.h"
 #include "fassst/instances.h"
 #include "fassst/metadata.h"
 #include "parallel/thread_pool.h"
@@ -236,6 +237,97 @@ TEST_CASE(metadata_parses_and_validates_like_python) {
                "unknown 16-bit mapping rule");
   CHECK_THROWS(MetadataError, ModelMetadata::from_json(with("\"std\": [0.229, 0.224, 0.225]", "\"std\": [1, 0, 1]"), "m"),
                "input_mapping.std must be a list of 3 numbers in [1e-06, 1000], got [1, 0, 1]");
+}
+
+TEST_CASE(stride_grid_metadata_parses_and_validates) {
+  const std::string grid = "\"grid\": {\"kind\": \"stride\", \"cell\": 24, \"period\": 96}, \"input_scale\": 1.5, ";
+  auto stride = [&](const std::string& g) { return with("\"grid_size\": 6, ", g + "\"grid_size\": 6, "); };
+  const ModelMetadata m = ModelMetadata::from_json(stride(grid), "m.onnx");
+  CHECK(m.stride_grid && m.grid_cell == 24 && m.grid_period == 96);
+  CHECK_EQ(m.input_scale, 1.5f);
+  CHECK_EQ(m.num_cells(768, 1152), int64_t{32 * 48});
+  CHECK_EQ(m.max_instances, kStrideGridMaxInstances);
+  const ModelMetadata square = ModelMetadata::from_json(kDoc, "m.onnx");
+  CHECK(!square.stride_grid && square.input_scale == 1.0f);
+  CHECK_EQ(square.num_cells(768, 1152), int64_t{36});
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(stride("\"grid\": {\"kind\": \"count\"}, "), "m"),
+               "grid.kind must be 'stride', got \"count\"");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(stride("\"grid\": 24, "), "m"), "grid must be an object or null");
+  CHECK_THROWS(MetadataError,
+               ModelMetadata::from_json(stride("\"grid\": {\"kind\": \"stride\", \"cell\": 0, \"period\": 96}, "), "m"),
+               "grid.cell must be an integer in [1, 4096], got 0");
+  CHECK_THROWS(MetadataError,
+               ModelMetadata::from_json(stride("\"grid\": {\"kind\": \"stride\", \"cell\": 24, \"period\": 80}, "), "m"),
+               "grid.period must be a multiple of 32 and of grid.cell (24), got 80");
+  CHECK_THROWS(MetadataError,
+               ModelMetadata::from_json(stride("\"grid\": {\"kind\": \"stride\", \"cell\": 24, \"period\": 64}, "), "m"),
+               "grid.period must be a multiple of 32 and of grid.cell (24), got 64");
+  CHECK_THROWS(MetadataError,
+               ModelMetadata::from_json(stride("\"grid\": {\"kind\": \"stride\", \"cell\": 24, \"period\": 96}, "
+                                               "\"input_scale\": 0, "), "m"),
+               "input_scale must be a number in [0.001, 8], got 0");
+  CHECK_THROWS(MetadataError, ModelMetadata::from_json(stride("\"input_scale\": 1.5, "), "m"),
+               "input_scale must be 1 for an S x S model");
+}
+
+TEST_CASE(stride_geometry_pads_to_the_period_and_maps_boxes_back) {
+  const StrideGeometry g = stride_geometry(727, 1026, 1.5f, 96);
+  CHECK_EQ(g.letterbox.new_height, 1090);  // 1090.5: the half goes to even, as Python's round()
+  CHECK_EQ(g.letterbox.new_width, 1539);
+  CHECK(g.height == 1152 && g.width == 1632 && g.letterbox.pad_x == 0 && g.letterbox.pad_y == 0);
+  float box[4] = {15.0f, 30.0f, 1539.0f, 1200.0f};
+  boxes_to_frame(box, 1, g.letterbox, 727, 1026, true);
+  CHECK(box[0] == 10.0f && box[1] == 20.0f && box[2] == 1026.0f && box[3] == 727.0f);
+  // at scale 1 the frame's pixels are copied as they are, the rest padded
+  std::vector<uint8_t> frame(5 * 7 * 3);
+  for (size_t i = 0; i < frame.size(); ++i) frame[i] = static_cast<uint8_t>(i);
+  const StrideGeometry one = stride_geometry(5, 7, 1.0f, 32);
+  CHECK(one.height == 32 && one.width == 32);
+  std::vector<uint8_t> out(32 * 32 * 3);
+  scale_and_pad(frame.data(), 5, 7, 7 * 3, 3, one, 114, out.data());
+  CHECK_EQ(out[(4 * 32 + 6) * 3 + 2], frame[(4 * 7 + 6) * 3 + 2]);
+  CHECK_EQ(out[(4 * 32 + 7) * 3], uint8_t{114});
+  CHECK_EQ(out[(5 * 32) * 3], uint8_t{114});
+  CHECK_THROWS(InvalidArgument, stride_geometry(5, 7, 0.0f, 32), "scale must be > 0");
+}
+
+namespace {
+// A backend with only the square run_frame, as TensorRT's.
+class SquareOnly : public Backend {
+ public:
+  explicit SquareOnly(const ModelMetadata& m) : meta_(m) {}
+  using Backend::run_frame;
+  std::string name() const override { return "square-only"; }
+  const ModelMetadata& metadata() const override { return meta_; }
+  FrameOutputs run_frame(const float*, int64_t batch) override {
+    calls += batch;
+    return FrameOutputs{};
+  }
+  void run_tail(const float*, int64_t, float*) override {}
+  int64_t calls = 0;
+
+ private:
+  ModelMetadata meta_;
+};
+}  // namespace
+
+TEST_CASE(backend_default_runs_only_square_inputs) {
+  SquareOnly b(ModelMetadata::from_json(kDoc, "m.onnx"));
+  b.run_frame(nullptr, 2, 416, 416);
+  CHECK_EQ(b.calls, int64_t{2});
+  CHECK_THROWS(BackendError, b.run_frame(nullptr, 1, 384, 576),
+               "square-only: this backend runs only square S x S inputs (416 x 416), got a 384 x 576 input");
+  CHECK_EQ(b.calls, int64_t{2});
+}
+
+TEST_CASE(memory_budget_estimates_a_stride_grid_input_by_its_shape) {
+  const ModelMetadata m = ModelMetadata::from_json(kDoc, "m.onnx");
+  const MemoryBudget budget(256, m);
+  budget.check_input(288, 480, 0);
+  CHECK_THROWS(MemoryBudgetExceeded, budget.check_input(1056, 1728, 0),
+               "a 1056 x 1728 network input needs about");
+  const MemoryBudget large(1024, m);
+  large.check_input(1056, 1728, 0);
 }
 
 TEST_CASE(memory_budget_splits_what_the_frame_copy_leaves) {
