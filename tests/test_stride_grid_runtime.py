@@ -154,3 +154,29 @@ def test_tensorrt_refuses_a_stride_grid_model():
 
     with pytest.raises(ModelError, match="stride-grid model"):
         read_model(str(DENSE))
+
+
+@needs_dense
+def test_dense_engine_streams_frames_of_different_shapes_like_run():
+    from fassst_rt import Segmenter
+
+    frame = read_frame("bacteria_t15.png")
+    frames = [frame[:300, :500], frame[:200, :700], frame[:300, :500]]
+    with Segmenter(str(DENSE), device="cpu") as seg:
+        want = [seg.run(f) for f in frames]
+        got = list(seg.stream(frames, queue_size=2))
+    assert len(got) == 3
+    for a, b in zip(got, want):
+        a = getattr(a, "instances", a)
+        assert a.masks.shape == b.masks.shape
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+    with Segmenter(str(DENSE), device="cpu", memory_budget_mib=256) as seg:
+        with pytest.raises(MemoryError, match="network input"):
+            list(seg.stream([frame]))
+
+
+def read_frame(name):
+    from fassst_rt.opencv_io import read_image
+
+    return read_image(str(DATA / "frames" / name))

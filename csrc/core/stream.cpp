@@ -187,6 +187,10 @@ struct Stream::Impl {
         }
         job->chunks = seg.chunks_of(job->crops.size(), job->copy_bytes);
         job->prepared_late = !seg.memory.holds_inputs(static_cast<int64_t>(job->crops.size()), job->copy_bytes);
+        if (seg.meta.stride_grid) {  // each input takes its frame's shape: estimated one by one, prepared call by call
+          if (!inputs_fit_budget(*job)) return;
+          job->prepared_late = true;
+        }
         if (!job->prepared_late)
           for (size_t c = 0; c < job->chunks.size(); ++c) job->inputs.push_back(prepare_call(*job, c));
         job->timings["preprocess"] += pipeline::ms_since(t0, pipeline::Clock::now());
@@ -200,7 +204,7 @@ struct Stream::Impl {
   // A step whose frames the memory budget refuses ends the stream like a
   // source's error: the frames before it are delivered, then the error.
   bool fits_budget(const StreamJob& job) {
-    try {
+    return within_budget([&] {
       for (const StreamFrame& f : job.frames) {
         const ImageView& image = f.source_frame.image;
         seg.memory.check_frames(message(names[f.source], " frame ", f.index, ": a ", image.width, " x ",
@@ -208,6 +212,24 @@ struct Stream::Impl {
                                         job.frames.size() > 1 ? " (with the other sources' frames)" : ""),
                                 job.copy_bytes);
       }
+    });
+  }
+
+  // A stride-grid model's inputs, each by its own shape.
+  bool inputs_fit_budget(const StreamJob& job) {
+    return within_budget([&] {
+      for (const pipeline::Crop& c : job.crops) {
+        const StrideGeometry g = stride_geometry(c.height, c.width, seg.meta.input_scale, seg.meta.grid_period);
+        seg.memory.check_input(g.height, g.width, job.copy_bytes);
+      }
+    });
+  }
+
+  // Runs `check`; its MemoryBudgetExceeded becomes the stream's error.
+  template <typename Check>
+  bool within_budget(Check check) {
+    try {
+      check();
       return true;
     } catch (const MemoryBudgetExceeded&) {
       {
