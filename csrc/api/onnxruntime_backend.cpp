@@ -230,7 +230,9 @@ class OnnxRuntimeBackend : public Backend {
     const int64_t side = meta_.stride_grid ? -1 : meta_.input_size;  // a stride grid: dynamic H, W
     if (dims_conflict(input, {-1, 3, side, side}))
       throw ModelError(message(path_, ": input '", kFrameInput, "' has shape ", shape_text(input),
-                               ", but the metadata says input_size = ", side, ": (B, 3, ", side, ", ", side, ")"));
+                               meta_.stride_grid ? std::string(", but a stride-grid model takes (B, 3, H, W)")
+                                                 : message(", but the metadata says input_size = ", side, ": (B, 3, ",
+                                                           side, ", ", side, ")")));
     const int64_t n = meta_.stride_grid ? -1 : meta_.num_cells(), c = meta_.num_classes();
     const std::vector<int64_t> boxes = output_shape(*frame_, outs, "boxes"), scores = output_shape(*frame_, outs, "scores");
     if (dims_conflict(boxes, {-1, n, 4}))
