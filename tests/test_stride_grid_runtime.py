@@ -180,3 +180,21 @@ def read_frame(name):
     from fassst_rt.opencv_io import read_image
 
     return read_image(str(DATA / "frames" / name))
+
+
+@needs_dense
+def test_boxes_from_masks_are_the_masks_tight_boxes():
+    mask_utils = pytest.importorskip("pycocotools.mask")
+    from fassst_rt import Segmenter
+
+    frame = read_frame("hela_t15.png")[:300, :400]
+    with Segmenter(str(DENSE), device="cpu") as seg:
+        inst = seg.run(frame)
+    assert len(inst) > 5
+    got = inst.boxes_from_masks()
+    rles = mask_utils.encode(np.asfortranarray(inst.masks.transpose(1, 2, 0).astype(np.uint8)))
+    xywh = mask_utils.toBbox(rles)
+    nonempty = inst.masks.any(axis=(1, 2))
+    want = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    np.testing.assert_array_equal(got[nonempty], want[nonempty])
+    np.testing.assert_array_equal(got[~nonempty], inst.boxes[~nonempty])
