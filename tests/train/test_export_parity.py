@@ -148,3 +148,30 @@ def test_the_cli_export_writes_all_files_or_none(exported, tmp_path):
     with pytest.raises(ValueError, match="16-bit"):  # the parity check refuses the frame
         export.run(args("grey16.png", "0.25"))
     assert _files(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)
+
+
+def test_a_stride_grid_export_runs_whole_frames_and_matches_pytorch(tmp_path):
+    """--grid stride: dynamic H and W, grid and input_scale in the metadata;
+    parity on whole photos of several shapes (checked inside the export and
+    again here at threshold 0, where every cell is an instance)."""
+    torch.manual_seed(3)
+    config = ModelConfig(input_size=192, width_mult=0.35, S=8, num_classes=2, M=8, tail_channels=8,
+                         S1=8, iam_channels=16)
+    model = FASSST(config)
+    checkpoint = save_checkpoint(tmp_path / "sg.pt", model, config)
+    out = str(tmp_path / "sg.onnx")
+    frames = [f[:150, :230] for f in photos()]
+    metadata = export_checkpoint(str(checkpoint), out, check_frames=frames, grid="stride", input_scale=1.25)
+    assert metadata.grid == {"kind": "stride", "cell": 24, "period": 96}
+    assert metadata.input_scale == 1.25 and metadata.tile is None and metadata.max_instances == 2000
+    from fassst_rt.train.export import StrideGridModel
+
+    frame_input = onnx.load(out).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in frame_input[2:]] == ["H", "W"]
+    with Segmenter(out, device="cpu", score_threshold=0.0) as seg:
+        inst = seg.run(frames[0])
+        assert len(inst) == (192 // 24) * (288 // 24)   # 150 x 230 at 1.25: 188 x 288 -> 192 x 288, every cell
+    assert check_parity(model, out, frames[1:], score_threshold=0.0) == []
+    with pytest.raises(ExportError, match="input_scale applies to the stride grid only"):
+        export_checkpoint(str(checkpoint), str(tmp_path / "sq.onnx"), check_frames=frames[:1], input_scale=1.5)
+    assert StrideGridModel(model).frame.period == 96
