@@ -102,6 +102,7 @@ def main():
     ap.add_argument("--map-side", type=int, default=1600, help="the largest pyramid map's side for the scratch row")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    args.model = str(Path(args.model).resolve())  # the measurements run from benchmarks/
 
     from fassst_rt import Segmenter
     with Segmenter(args.model, num_threads=1) as seg:
