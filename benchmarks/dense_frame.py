@@ -23,16 +23,7 @@ sys.path.insert(0, ROOT)
 
 from fassst_rt import Segmenter  # noqa: E402
 from fassst_rt.opencv_io import read_image  # noqa: E402
-
-
-def session(path, threads):
-    import onnxruntime as ort
-
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = threads
-    o.inter_op_num_threads = 1
-    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+from fps_bench.spinning import ort_session, set_ort_spinning  # noqa: E402
 
 
 def main():
@@ -57,8 +48,9 @@ def main():
             _ = inst.masks
             return inst
         runs[os.path.basename(path)] = run
+    set_ort_spinning("off")  # as the Segmenter's own sessions
     for path in args.compare:
-        other = session(path, args.threads)
+        other = ort_session(path, args.threads, ["CPUExecutionProvider"])
         inp = other.get_inputs()[0]
         x = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in inp.shape], dtype=np.float32)
         runs["{} (network only, {})".format(os.path.basename(path), "x".join(map(str, x.shape[2:])))] = \

@@ -26,3 +26,18 @@ def huge_png_header(path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
 
+
+class ExplodingSource:
+    """A file-like frame source (a stream's Python source) that raises after
+    `after` frames, as a camera that falls off."""
+    live = False
+    name = "exploding"
+
+    def __init__(self, frames, after):
+        self.frames, self.after, self.count = frames, after, 0
+
+    def read(self):
+        if self.count == self.after:
+            raise OSError("the camera fell off")
+        self.count += 1
+        return self.frames[self.count - 1], None

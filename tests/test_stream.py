@@ -14,6 +14,7 @@ import pytest
 from fassst_rt import Segmenter
 from fassst_rt.backends.onnxruntime_backend import OnnxRuntimeBackend
 from fassst_rt.sources import open_source
+from support import ExplodingSource
 
 TINY = os.path.join(os.path.dirname(__file__), "data", "tiny", "tiny.onnx")
 
@@ -44,20 +45,6 @@ def test_throughput_mode_gives_runs_instances_in_order(rng, tile):
         assert_same(w, r.instances)
         assert r.dropped == 0 and r.latency_ms >= 0 and r.timestamp > 0
     assert len(got[0].instances) > 0
-
-
-class ExplodingSource:
-    live = False
-    name = "exploding"
-
-    def __init__(self, frames, after):
-        self.frames, self.after, self.count = frames, after, 0
-
-    def read(self):
-        if self.count == self.after:
-            raise OSError("the camera fell off")
-        self.count += 1
-        return self.frames[self.count - 1], None
 
 
 def test_a_source_error_reaches_the_caller_after_the_frames_before_it(rng):

@@ -13,6 +13,7 @@ from fassst_rt import Segmenter
 from fassst_rt.backends.onnxruntime_backend import OnnxRuntimeBackend
 from fassst_rt.sources import FrameIterable, open_sources
 from fassst_rt.tracking import Tracker
+from support import ExplodingSource
 
 TINY = os.path.join(os.path.dirname(__file__), "data", "tiny", "tiny.onnx")
 
@@ -104,20 +105,6 @@ def test_each_source_has_its_own_tracker(rng):
         for w, r in zip(want[s], got):
             np.testing.assert_array_equal(r.instances.track_ids, w)
     assert max(int(ids.max()) for ids in want[1]) >= 1
-
-
-class ExplodingSource:
-    live = False
-    name = "exploding"
-
-    def __init__(self, frames, after):
-        self.frames, self.after, self.count = frames, after, 0
-
-    def read(self):
-        if self.count == self.after:
-            raise OSError("the camera fell off")
-        self.count += 1
-        return self.frames[self.count - 1], None
 
 
 def test_a_failing_source_ends_the_stream_after_the_frames_read_before_it(rng):
