@@ -120,8 +120,10 @@ def test_a_failing_source_ends_the_stream_after_the_frames_read_before_it(rng):
         assert time.monotonic() - t0 < 30
         steady, exploding = ([f for s, f in seen if s == i] for i in (0, 1))
         assert exploding == [0, 1]
-        # the steady source's frames read before the error are delivered, no more than were queued
-        assert steady[:2] == [0, 1] and steady == list(range(len(steady))) and len(steady) <= 4
+        # the steady source's frames read before the error are delivered in order, no more than were
+        # queued; its frame 0 came in the first step with the other's (throughput mode waits for both),
+        # its frame 1 only if it was read before the error came
+        assert steady == list(range(len(steady))) and 1 <= len(steady) <= 4
         assert native_threads() <= with_session  # every stream thread joined
         seg.run(frames[0])  # the Segmenter is free again
 
