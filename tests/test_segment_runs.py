@@ -134,16 +134,30 @@ def test_the_packaged_copy_comes_first_and_a_missing_model_is_named(tmp_path, mo
         models.default_model_path()
 
 
+def test_a_shipped_model_is_named_by_its_bare_name_from_any_working_directory(tmp_path):
+    picture(tmp_path / "frame.png", shape=(90, 130, 3))
+    r = cli("segment", "frame.png", "-m", "fassst_dense.onnx", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"frame\.png: \d+ instances", r.stdout)
+    dense = models.resolve_model("fassst_dense.onnx")
+    assert dense == models.shipped_model_path("fassst_dense.onnx") and os.path.isfile(tail_onnx_path(dense))
+    # a file that exists, or any other name, is passed on as given
+    assert models.resolve_model(str(tmp_path / "frame.png")) == str(tmp_path / "frame.png")
+    assert models.resolve_model("nothing_here.onnx") == "nothing_here.onnx"
+    with pytest.raises(ValueError, match="name must be one of the shipped models"):
+        models.shipped_model_path("nothing_here.onnx")
+
+
 def test_the_wheel_installs_the_files_the_lookup_wants():
-    """CMakeLists.txt's install rule puts the shipped model where
-    default_model_candidates() looks first, inside the installed package."""
+    """CMakeLists.txt's install rule puts the shipped models where
+    shipped_model_candidates() looks first, inside the installed package."""
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         cmake = f.read()
     rule = re.search(r"install\(FILES ([^)]*) DESTINATION fassst_rt/engines\)", cmake)
     assert rule, "CMakeLists.txt must install the shipped model into fassst_rt/engines"
     installed = rule.group(1).split()
-    assert installed == ["engines/" + models.DEFAULT_MODEL_NAME,
-                         "engines/" + os.path.basename(tail_onnx_path(models.DEFAULT_MODEL_NAME))]
+    assert installed == [p for name in models.SHIPPED_MODEL_NAMES
+                         for p in ("engines/" + name, "engines/" + os.path.basename(tail_onnx_path(name)))]
     assert all(os.path.isfile(os.path.join(ROOT, p)) for p in installed)
     assert models.default_model_candidates()[0].endswith(os.path.join("fassst_rt", "engines",
                                                                       models.DEFAULT_MODEL_NAME))

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .. import opencv_io
 from ..atomic import atomic_write_text
-from ..models import DEFAULT_MODEL_NAME, default_model_path
+from ..models import DEFAULT_MODEL_NAME, SHIPPED_MODEL_NAMES, resolve_model
 from ..segmenter import Segmenter
 from ..sources import READERS
 
@@ -28,8 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="image files and folders of images, or one video file or camera index (0, 1, ...)")
     parser.add_argument("-m", "--model", default=None,
-                        help="NAME.onnx or NAME.plan (default: the shipped model {}, installed with the "
-                             "package)".format(DEFAULT_MODEL_NAME))
+                        help="NAME.onnx or NAME.plan, or a shipped model's name ({}; installed with the "
+                             "package; default: {})".format(", ".join(SHIPPED_MODEL_NAMES), DEFAULT_MODEL_NAME))
     parser.add_argument("-o", "--output", default=None,
                         help="one image: overlay file (.png/.jpg) or folder; several images or a folder: "
                              "output folder; video/camera: annotated video (.mp4)")
@@ -192,7 +192,7 @@ def run(args) -> int:
             raise ValueError("--show is for video, camera and URL sources")
         from ..live_view import require_gui
         require_gui("--show")  # before the model loads and any output is opened
-    model = args.model or default_model_path()
+    model = resolve_model(args.model)
     segmenter = Segmenter(model, device=args.device, score_threshold=args.score_threshold,
                           nms_threshold=args.nms_threshold, max_instances=args.max_instances,
                           tile=_tile(args.tile), channel_order="rgb" if args.rgb else "bgr",

@@ -18,7 +18,7 @@ _NOT_WITH_RAY = (
 
 def run_on_ray(args, tile) -> int:
     from ..distributed import connect, run_job
-    from ..models import default_model_path
+    from ..models import resolve_model
     from .segment import _Tally
     given = [text for name, text in _NOT_WITH_RAY if getattr(args, name)]
     if args.mode != "throughput":
@@ -29,7 +29,7 @@ def run_on_ray(args, tile) -> int:
         raise ValueError("--ray needs -o DIR: the folder the result rows and the COCO results are written to")
     if args.actors is not None and args.actors < 1:
         raise ValueError("--actors must be >= 1, got {}".format(args.actors))
-    model = args.model or default_model_path()
+    model = resolve_model(args.model)
     connect(args.ray or None)
     actors = args.actors or _actors_for_cluster(args.cpus_per_actor)
     options = {"score_threshold": args.score_threshold, "nms_threshold": args.nms_threshold,
