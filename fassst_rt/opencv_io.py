@@ -37,13 +37,7 @@ def read_image(path: str) -> np.ndarray:
     if not os.path.isfile(path):  # a folder, a FIFO or a device would not be an image (or never end)
         raise ImageIOError("{}: not a regular file, so not an image".format(path))
     cv2 = _cv2()
-    try:
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:
-        raise ImageIOError("{}: OpenCV could not decode this image ({})".format(path, _cv2_message(exc))) from None
-    if image is None:
-        raise ImageIOError("{}: not an image OpenCV can read".format(path))
-    return _without_alpha(image)
+    return _decoded(cv2, lambda: cv2.imread(path, cv2.IMREAD_UNCHANGED), path)
 
 
 def decode_image(data: bytes, name: str) -> np.ndarray:
@@ -54,8 +48,14 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     buffer = np.frombuffer(data, np.uint8)
     if buffer.size == 0:
         raise ImageIOError("{}: empty file, so not an image".format(name))
+    return _decoded(cv2, lambda: cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED), name)
+
+
+def _decoded(cv2, decode, name: str) -> np.ndarray:
+    """What OpenCV's ``decode()`` (imread or imdecode) gives, alpha dropped;
+    its failures as ImageIOError naming ``name``."""
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        image = decode()
     except cv2.error as exc:
         raise ImageIOError("{}: OpenCV could not decode this image ({})".format(name, _cv2_message(exc))) from None
     if image is None:

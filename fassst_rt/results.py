@@ -8,6 +8,15 @@ import numpy as np
 from . import _C, processing
 
 
+
+def tight_box(mask: np.ndarray):
+    """(x1, y1, x2, y2) of an (H, W) mask's pixels on pixel edges (the one
+    pixel (x, y) gives x, y, x + 1, y + 1); None when the mask is empty."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(ys) == 0:
+        return None
+    return (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+
 class Instances:
     """Instances found in one frame.
 
@@ -73,14 +82,10 @@ class Instances:
         an instance whose mask is empty keeps its ``boxes`` row. Tighter than
         the regressed boxes on dense frames (docs/results/dense.md)."""
         out = self.boxes.copy()
-        if len(self) == 0:
-            return out
-        masks = self.masks
-        rows, cols = masks.any(axis=2), masks.any(axis=1)
-        for i in range(len(self)):
-            ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
-            if len(ys):
-                out[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+        for i in range(len(self)):  # one full-frame mask at a time (the memory budget's rule)
+            box = tight_box(self.mask(i))
+            if box is not None:
+                out[i] = box
         return out
 
     def mask(self, i: int) -> np.ndarray:

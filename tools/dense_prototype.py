@@ -28,6 +28,7 @@ from fassst_rt import ops  # noqa: E402
 from fassst_rt.metadata import ModelMetadata  # noqa: E402
 from fassst_rt.model_files import METADATA_KEY, tail_onnx_path  # noqa: E402
 from fassst_rt.processing import paste_masks, select, sigmoid  # noqa: E402
+from fassst_rt.results import tight_box  # noqa: E402
 
 
 def session(path, threads):
@@ -180,11 +181,10 @@ class DenseRunner:
 def boxes_of_masks(masks, fallback):
     """The tight box of each mask (pixel edges); the fallback box for an empty one."""
     out = fallback.copy()
-    rows, cols = masks.any(axis=2), masks.any(axis=1)
-    for i in range(len(masks)):
-        ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
-        if len(ys):
-            out[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    for i, mask in enumerate(masks):
+        box = tight_box(mask)
+        if box is not None:
+            out[i] = box
     return out
 
 
