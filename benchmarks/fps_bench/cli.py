@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 from .frames import SOURCES
 from .models import ARCHS
 from .modes import DEVICES
+from .whole_frame import README_FRAME
 
 
 def build_parser(description: Optional[str] = None) -> argparse.ArgumentParser:
@@ -48,6 +49,15 @@ def build_parser(description: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--compare-spinning", action="store_true",
                         help="diagnostic: time the whole frame with ONNX Runtime's intra-op spinning on and off, "
                              "side by side")
+    parser.add_argument("--whole-frame", nargs="?", const=README_FRAME, metavar="IMAGE",
+                        help="instead: this real frame (default the README's, HeLa t15) through each model's own "
+                             "defaults (tiling or one pass), masks pasted, beside the --compare models timed "
+                             "network-only at their own input shape")
+    parser.add_argument("--models", nargs="+", metavar="NAME.onnx",
+                        help="with --whole-frame: the models run (default the shipped dense int8, dense and "
+                             "default engines)")
+    parser.add_argument("--blocks", type=int, default=6,
+                        help="with --whole-frame: alternating blocks of 3 timed runs per model (default 6)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", metavar="PNG", help="draw FPS vs K and vs input size here (implies --sweeps)")
     return parser

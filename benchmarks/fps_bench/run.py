@@ -25,6 +25,7 @@ from .spinning import install_spinning_hook, set_ort_spinning
 from .stage_timing import Pipeline, measure_main
 from .sweeps import run_sweeps
 from .target import judge_target
+from .whole_frame import run_whole_frame
 from .text_report import print_report
 
 
@@ -101,6 +102,8 @@ def main(argv: Optional[Sequence[str]] = None, description: Optional[str] = None
     if argv[:1] == [BUILD_FLAG]:
         return build_main(argv[1], int(argv[2]), int(argv[3]), argv[4])
     args = parse_args(argv, description)
+    if args.whole_frame:
+        return run_whole_frame(args)
     notes = []  # type: List[str]
     install_spinning_hook()
     set_ort_spinning(args.ort_spinning)

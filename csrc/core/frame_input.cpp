@@ -66,14 +66,19 @@ Frame3 to_three_channels(const ImageView& image, const Uint16Mapping& uint16_rul
   } else if (image.format == PixelFormat::kGray8) {
     grey_rows = src;
   }
-  for (int y = 0; y < image.height; ++y) {
-    uint8_t* out = f.storage.data() + y * f.stride;
+  // Locals, not f's fields: a uint8 store may alias anything, so fields
+  // would be reloaded on every pixel.
+  const int height = image.height, width = image.width;
+  const int64_t out_stride = f.stride;
+  uint8_t* const storage = f.storage.data();
+  for (int y = 0; y < height; ++y) {
+    uint8_t* __restrict out = storage + y * out_stride;
     if (grey_rows != nullptr) {
-      const uint8_t* row = grey_rows + y * grey_stride;
-      for (int x = 0; x < image.width; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
+      const uint8_t* __restrict row = grey_rows + y * grey_stride;
+      for (int x = 0; x < width; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
     } else {  // 4 channels: alpha dropped
-      const uint8_t* row = src + y * stride;
-      for (int x = 0; x < image.width; ++x)
+      const uint8_t* __restrict row = src + y * stride;
+      for (int x = 0; x < width; ++x)
         for (int c = 0; c < 3; ++c) out[3 * x + c] = row[4 * x + c];
     }
   }

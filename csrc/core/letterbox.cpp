@@ -28,6 +28,83 @@ LetterboxGeometry letterbox_geometry(int height, int width, int size) {
 
 namespace {
 
+// The bilinear resize of a frame, row by row: emit(i, row) receives output row
+// i (new_width * channels uint8) for every i in [0, new_height), rows split
+// over threads. Horizontal taps are computed once per output column (source
+// scale W / new_width, as OpenCV's resize computes it); each source row is
+// interpolated along x once per thread and kept while the next output row
+// reads it too. The arithmetic is blend()'s (x first, then y), so every
+// resize of the project rounds alike.
+template <int kChannels, typename Emit>
+void resize_rows_impl(const uint8_t* src, int height, int width, int64_t row_stride, int channels, int new_height,
+                      int new_width, int num_threads, const Emit& emit) {
+  const int ch = kChannels > 0 ? kChannels : channels;
+  const int64_t row_values = static_cast<int64_t>(new_width) * ch;
+  if (new_height == height && new_width == width) {  // scale 1: the rows as they are
+    parallel_for(new_height, num_threads, 32, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) emit(i, src + i * row_stride);
+    });
+    return;
+  }
+  const float sx = static_cast<float>(width) / new_width;
+  const float sy = static_cast<float>(height) / new_height;
+  std::vector<int64_t> col_lo(new_width), col_hi(new_width);
+  std::vector<float> col_wlo(new_width), col_whi(new_width);
+  for (int j = 0; j < new_width; ++j) {
+    const AxisTap t = clamped_linear_tap((j + 0.5f) * sx - 0.5f, width);
+    col_lo[j] = static_cast<int64_t>(t.lo) * ch;
+    col_hi[j] = static_cast<int64_t>(t.hi) * ch;
+    col_wlo[j] = t.w_lo;
+    col_whi[j] = t.w_hi;
+  }
+  parallel_for(new_height, num_threads, 16, [&](int64_t begin, int64_t end) {
+    // Two source rows interpolated along x, and which rows they hold.
+    std::vector<float> along_x[2] = {std::vector<float>(row_values), std::vector<float>(row_values)};
+    int held[2] = {-1, -1};
+    std::vector<uint8_t> out(row_values);
+    auto row_along_x = [&](int y, int avoid) -> const float* {
+      for (int b = 0; b < 2; ++b)
+        if (held[b] == y) return along_x[b].data();
+      const int b = held[0] == avoid ? 1 : 0;
+      const uint8_t* row = src + y * row_stride;
+      float* dst = along_x[b].data();
+      for (int j = 0; j < new_width; ++j) {
+        const uint8_t* lo = row + col_lo[j];
+        const uint8_t* hi = row + col_hi[j];
+        const float wl = col_wlo[j], wh = col_whi[j];
+        for (int c = 0; c < ch; ++c)
+          dst[j * ch + c] = wl * static_cast<float>(lo[c]) + wh * static_cast<float>(hi[c]);
+      }
+      held[b] = y;
+      return dst;
+    };
+    for (int64_t i = begin; i < end; ++i) {
+      const AxisTap ty = clamped_linear_tap((i + 0.5f) * sy - 0.5f, height);
+      const float* __restrict lo = row_along_x(ty.lo, -1);
+      const float* __restrict hi = row_along_x(ty.hi, ty.lo);
+      uint8_t* __restrict rounded = out.data();  // restrict: uint8 stores could alias anything else
+      for (int64_t k = 0; k < row_values; ++k) {
+        // Rounded to nearest and clamped in integers (the same value as
+        // clamping the float first: v is a blend of uint8 values, far from
+        // int's limits), which the compiler vectorises.
+        const int q = static_cast<int>(lerp_y(ty, lo[k], hi[k]) + 0.5f);
+        rounded[k] = static_cast<uint8_t>(q < 0 ? 0 : (q > 255 ? 255 : q));
+      }
+      emit(i, out.data());
+    }
+  });
+}
+
+template <typename Emit>
+void resize_rows(const uint8_t* src, int height, int width, int64_t row_stride, int channels, int new_height,
+                 int new_width, int num_threads, const Emit& emit) {
+  if (channels < 1) throw InvalidArgument(message("letterbox: channels must be >= 1, got ", channels));
+  if (channels == 3)
+    resize_rows_impl<3>(src, height, width, row_stride, channels, new_height, new_width, num_threads, emit);
+  else
+    resize_rows_impl<0>(src, height, width, row_stride, channels, new_height, new_width, num_threads, emit);
+}
+
 // Bilinear resize of src into a new_height x new_width window of dst (rows
 // dst_width pixels long) at (pad_x, pad_y); dst is filled with `pad` first.
 void resize_into(const uint8_t* src, int height, int width, int64_t row_stride, int channels, int new_height,
@@ -35,33 +112,11 @@ void resize_into(const uint8_t* src, int height, int width, int64_t row_stride, 
                  int num_threads) {
   if (channels < 1) throw InvalidArgument(message("letterbox: channels must be >= 1, got ", channels));
   std::memset(dst, pad, static_cast<size_t>(dst_height) * dst_width * channels);
-
-  // Horizontal taps once per output column (source scale W / new_width, as
-  // OpenCV's resize computes it).
-  const float sx = static_cast<float>(width) / new_width;
-  const float sy = static_cast<float>(height) / new_height;
-  std::vector<AxisTap> cols(new_width);
-  for (int j = 0; j < new_width; ++j)
-    cols[j] = clamped_linear_tap((j + 0.5f) * sx - 0.5f, width);
-
-  parallel_for(new_height, num_threads, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const AxisTap ty = clamped_linear_tap((i + 0.5f) * sy - 0.5f, height);
-      const uint8_t* row_lo = src + ty.lo * row_stride;
-      const uint8_t* row_hi = src + ty.hi * row_stride;
-      uint8_t* out = dst + ((i + pad_y) * static_cast<int64_t>(dst_width) + pad_x) * channels;
-      for (int j = 0; j < new_width; ++j) {
-        const AxisTap& tx = cols[j];
-        for (int c = 0; c < channels; ++c) {
-          auto at = [&](int y, int x) {
-            return static_cast<float>((y == ty.lo ? row_lo : row_hi)[x * channels + c]);
-          };
-          const float v = blend(ty, tx, at);
-          out[j * channels + c] = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, v + 0.5f)));
-        }
-      }
-    }
-  });
+  const size_t row_bytes = static_cast<size_t>(new_width) * channels;
+  resize_rows(src, height, width, row_stride, channels, new_height, new_width, num_threads,
+              [&](int64_t i, const uint8_t* row) {
+                std::memcpy(dst + ((i + pad_y) * static_cast<int64_t>(dst_width) + pad_x) * channels, row, row_bytes);
+              });
 }
 
 int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
@@ -96,14 +151,6 @@ StrideGeometry stride_geometry(int height, int width, float scale, int period) {
 void scale_and_pad(const uint8_t* src, int height, int width, int64_t row_stride, int channels,
                    const StrideGeometry& g, uint8_t pad, uint8_t* dst, int num_threads) {
   const LetterboxGeometry& l = g.letterbox;
-  if (l.new_height == height && l.new_width == width) {  // no resampling at scale 1: the rows as they are
-    if (channels < 1) throw InvalidArgument(message("letterbox: channels must be >= 1, got ", channels));
-    std::memset(dst, pad, static_cast<size_t>(g.height) * g.width * channels);
-    for (int i = 0; i < height; ++i)
-      std::memcpy(dst + static_cast<int64_t>(i) * g.width * channels, src + i * row_stride,
-                  static_cast<size_t>(width) * channels);
-    return;
-  }
   resize_into(src, height, width, row_stride, channels, l.new_height, l.new_width, pad, dst, g.height, g.width, 0, 0,
               num_threads);
 }
@@ -123,20 +170,55 @@ void boxes_to_frame(float* boxes, int64_t count, const LetterboxGeometry& g, int
 
 namespace fassst {
 
+NormalisationTable::NormalisationTable(const float mean[3], const float std[3], bool bgr_canvas) : bgr(bgr_canvas) {
+  const float scale = static_cast<float>(1.0 / 255.0);  // NumPy's np.float32(1.0 / 255.0)
+  for (int c = 0; c < 3; ++c) {
+    const int src_c = canvas_channel(c);  // output channel c is R, G, B
+    for (int v = 0; v < 256; ++v) value[src_c][v] = (static_cast<float>(v) * scale - mean[c]) / std[c];
+  }
+}
+
 void to_network_input(const uint8_t* canvas, int height, int width, const float mean[3],
                       const float std[3], bool bgr, float* out) {
   if (height < 1 || width < 1)
     throw InvalidArgument(message("to_network_input: the canvas must be at least 1 x 1, got ", height, " x ", width));
-  const float scale = static_cast<float>(1.0 / 255.0);  // NumPy's np.float32(1.0 / 255.0)
+  const NormalisationTable table(mean, std, bgr);
   const int64_t plane = static_cast<int64_t>(height) * width;
   for (int c = 0; c < 3; ++c) {
-    const int src_c = bgr ? 2 - c : c;  // output channel c is R, G, B
+    const int src_c = table.canvas_channel(c);
+    const float* lut = table.value[src_c];
     float* dst = out + c * plane;
-    for (int64_t i = 0; i < plane; ++i) {
-      const float v = static_cast<float>(canvas[i * 3 + src_c]) * scale;
-      dst[i] = (v - mean[c]) / std[c];
-    }
+    for (int64_t i = 0; i < plane; ++i) dst[i] = lut[canvas[i * 3 + src_c]];
   }
+}
+
+void resize_to_network_input(const uint8_t* src, int height, int width, int64_t row_stride,
+                             const LetterboxGeometry& g, int dst_height, int dst_width, uint8_t pad,
+                             const NormalisationTable& table, float* out, int num_threads) {
+  const int64_t plane = static_cast<int64_t>(dst_height) * dst_width;
+  for (int c = 0; c < 3; ++c) {  // the padding around the window (the window is written below)
+    const float value = table.value[table.canvas_channel(c)][pad];
+    float* p = out + c * plane;
+    const int64_t top = static_cast<int64_t>(g.pad_y) * dst_width;
+    const int64_t bottom = static_cast<int64_t>(g.pad_y + g.new_height) * dst_width;
+    std::fill(p, p + top, value);
+    std::fill(p + bottom, p + plane, value);
+    if (g.new_width < dst_width)
+      for (int64_t y = g.pad_y; y < g.pad_y + g.new_height; ++y) {
+        std::fill(p + y * dst_width, p + y * dst_width + g.pad_x, value);
+        std::fill(p + y * dst_width + g.pad_x + g.new_width, p + (y + 1) * dst_width, value);
+      }
+  }
+  resize_rows(src, height, width, row_stride, 3, g.new_height, g.new_width, num_threads,
+              [&](int64_t i, const uint8_t* row) {
+                const int64_t offset = (i + g.pad_y) * static_cast<int64_t>(dst_width) + g.pad_x;
+                for (int c = 0; c < 3; ++c) {
+                  const int src_c = table.canvas_channel(c);
+                  const float* lut = table.value[src_c];
+                  float* dst = out + c * plane + offset;
+                  for (int j = 0; j < g.new_width; ++j) dst[j] = lut[row[j * 3 + src_c]];
+                }
+              });
 }
 
 }  // namespace fassst

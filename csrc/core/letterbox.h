@@ -51,4 +51,21 @@ namespace fassst {
 void to_network_input(const uint8_t* canvas, int height, int width, const float mean[3],
                       const float std[3], bool bgr, float* out);
 
+// That normalisation as a table: value[canvas channel][uint8 value].
+struct NormalisationTable {
+  NormalisationTable(const float mean[3], const float std[3], bool bgr);
+  int canvas_channel(int rgb_channel) const { return bgr ? 2 - rgb_channel : rgb_channel; }
+  bool bgr;
+  float value[3][256];
+};
+
+// letterbox() / scale_and_pad() and to_network_input() in one pass, without
+// the uint8 canvas: src (height rows of width * 3 uint8) resized into the
+// window g describes (new_height x new_width at pad_x, pad_y) of
+// 3 x dst_height x dst_width float planes, the rest the normalised `pad`.
+// Equal value for value to the two steps one after the other.
+void resize_to_network_input(const uint8_t* src, int height, int width, int64_t row_stride,
+                             const LetterboxGeometry& g, int dst_height, int dst_width, uint8_t pad,
+                             const NormalisationTable& table, float* out, int num_threads = 0);
+
 }  // namespace fassst

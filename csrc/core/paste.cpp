@@ -58,7 +58,7 @@ void check_paste_arguments(const float* boxes, int64_t count, int mask_size, int
 }  // namespace
 
 void paste_masks(const float* box_masks, const float* boxes, int64_t count, int mask_size,
-                 int height, int width, float threshold, uint8_t* out, int num_threads) {
+                 int height, int width, float threshold, uint8_t* out, int num_threads, bool out_zeroed) {
   check_paste_arguments(boxes, count, mask_size, height, width);
   const int64_t frame = static_cast<int64_t>(height) * width;
   const int64_t mask_area = static_cast<int64_t>(mask_size) * mask_size;
@@ -66,7 +66,7 @@ void paste_masks(const float* box_masks, const float* boxes, int64_t count, int 
     std::vector<AxisTap> cols;
     for (int64_t k = begin; k < end; ++k) {
       uint8_t* dst = out + k * frame;
-      std::memset(dst, 0, static_cast<size_t>(frame));
+      if (!out_zeroed) std::memset(dst, 0, static_cast<size_t>(frame));
       for_each_mask_pixel(box_masks + k * mask_area, mask_size, boxes + k * 4, height, width, threshold, &cols,
                           [dst, width](int v, int u) { dst[static_cast<int64_t>(v) * width + u] = 1; });
     }

@@ -10,9 +10,12 @@ namespace fassst {
 // pixels; out: (K, height, width) 0/1. A pixel whose centre (u + 0.5, v + 0.5)
 // lies inside the box samples the box mask bilinearly at
 // (u + 0.5 - x1) / (x2 - x1) * mask_size - 0.5 (v likewise, clamped at the
-// edges) and is set where the probability is > threshold.
+// edges) and is set where the probability is > threshold. `out_zeroed`: out
+// holds zeros already (then only the pixels inside the boxes are written, so
+// lazily zeroed memory outside them is never touched).
 void paste_masks(const float* box_masks, const float* boxes, int64_t count, int mask_size,
-                 int height, int width, float threshold, uint8_t* out, int num_threads = 0);
+                 int height, int width, float threshold, uint8_t* out, int num_threads = 0,
+                 bool out_zeroed = false);
 
 // All K instances in one (height, width) int32 map: 0 background, i + 1 where
 // instance i's mask (as paste_masks makes it) holds the pixel and no earlier

@@ -78,12 +78,12 @@ inline NetworkInput stride_grid_input(const Crop& c, const ModelMetadata& meta, 
   in.width = g.width;
   in.batch = 1;
   const int64_t plane = static_cast<int64_t>(g.height) * g.width;
-  std::vector<uint8_t> canvas(static_cast<size_t>(plane * 3));
-  scale_and_pad(c.data, c.height, c.width, c.stride, 3, g, kPadValue, canvas.data(), num_threads);
   in.geometry.push_back(g.letterbox);
   in.data.resize(static_cast<size_t>(3 * plane));
   const bool swap = c.bgr != (meta.channel_order == "bgr");
-  to_network_input(canvas.data(), g.height, g.width, meta.mean.data(), meta.std.data(), swap, in.data.data());
+  const NormalisationTable table(meta.mean.data(), meta.std.data(), swap);
+  resize_to_network_input(c.data, c.height, c.width, c.stride, g.letterbox, g.height, g.width, kPadValue, table,
+                          in.data.data(), num_threads);
   return in;
 }
 
@@ -101,15 +101,14 @@ inline NetworkInput network_input(const std::vector<Crop>& crops, const ModelMet
   in.batch = static_cast<int64_t>(crops.size());
   const int64_t plane = static_cast<int64_t>(in.size) * in.size;
   in.data.resize(static_cast<size_t>(in.batch * 3 * plane));
-  std::vector<uint8_t> canvas(static_cast<size_t>(plane * 3));
   for (int64_t b = 0; b < in.batch; ++b) {
     const Crop& c = crops[b];
     in.geometry.push_back(letterbox_geometry(c.height, c.width, in.size));
-    letterbox(c.data, c.height, c.width, c.stride, 3, in.size, kPadValue, canvas.data(), num_threads);
     // the channels are swapped when the frame's order differs from the model's
     const bool swap = c.bgr != (meta.channel_order == "bgr");
-    to_network_input(canvas.data(), in.size, in.size, meta.mean.data(), meta.std.data(), swap,
-                     in.data.data() + b * 3 * plane);
+    const NormalisationTable table(meta.mean.data(), meta.std.data(), swap);
+    resize_to_network_input(c.data, c.height, c.width, c.stride, in.geometry.back(), in.size, in.size, kPadValue,
+                            table, in.data.data() + b * 3 * plane, num_threads);
   }
   return in;
 }

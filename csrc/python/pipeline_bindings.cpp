@@ -1,5 +1,7 @@
 // NumPy entry points of the pipeline pieces (letterbox, select, paste).
 // fassst_rt/processing.py settles dtypes and layouts; the core validates.
+#include <cstdlib>
+#include <new>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -81,7 +83,17 @@ py::array_t<bool> paste_py(const F32Array& box_masks, const F32Array& boxes, int
     throw InvalidArgument("paste: box_masks must have shape (K, S, S)");
   if (boxes.ndim() != 2 || boxes.shape(1) != 4 || boxes.shape(0) != box_masks.shape(0))
     throw InvalidArgument(message("paste: boxes must have shape (K, 4) with K = ", box_masks.shape(0)));
-  py::array_t<bool> out({box_masks.shape(0), static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
+  // calloc: a large block comes as zero pages the OS maps on first touch, so
+  // a frame's K masks cost the pages their boxes touch, not K full frames of
+  // memset. Not numpy.zeros: NumPy asks for transparent huge pages on large
+  // arrays, and faulting those in can stall on memory compaction for longer
+  // than the whole memset.
+  const py::ssize_t k_masks = box_masks.shape(0), h = height, w = width;
+  const size_t bytes = static_cast<size_t>(k_masks) * static_cast<size_t>(h) * static_cast<size_t>(w);
+  void* block = std::calloc(bytes > 0 ? bytes : 1, 1);
+  if (block == nullptr) throw std::bad_alloc();
+  py::capsule owner(block, [](void* p) { std::free(p); });
+  py::array_t<bool> out({k_masks, h, w}, {h * w, w, py::ssize_t{1}}, static_cast<bool*>(block), owner);
   static_assert(sizeof(bool) == sizeof(uint8_t), "bool must be one byte");
   uint8_t* dst = reinterpret_cast<uint8_t*>(out.mutable_data());
   const float* m = box_masks.data();
@@ -90,7 +102,7 @@ py::array_t<bool> paste_py(const F32Array& box_masks, const F32Array& boxes, int
   const int size = static_cast<int>(box_masks.shape(1));
   {
     py::gil_scoped_release release;
-    paste_masks(m, b, k, size, height, width, threshold, dst, num_threads);
+    paste_masks(m, b, k, size, height, width, threshold, dst, num_threads, /*out_zeroed=*/true);
   }
   return out;
 }

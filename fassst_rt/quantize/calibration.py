@@ -24,6 +24,7 @@ import numpy as np
 from .. import ops
 from ..model_files import FRAME_INPUT, TAIL_INPUT
 from ..opencv_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
+from ..processing import PAD_VALUE
 
 Progress = Callable[[Sequence[Any], str], Sequence[Any]]
 
@@ -117,9 +118,14 @@ def load_frames(source: str, max_frames: int = 24) -> CalibrationFrames:
 
 def network_inputs(segmenter, frames: Sequence[np.ndarray]) -> np.ndarray:
     """(N, 3, S, S) float32: the frame graph's inputs for ``frames``, tiled
-    as the runtime tiles them by default, preprocessed by the runtime."""
+    as the runtime tiles them by default, preprocessed by the runtime. For a
+    stride-grid model, (N, 3, H, W): one whole-frame input per frame, as the
+    runtime scales and pads it, padded further to the largest frame's shape
+    with the runtime's own pad value (the calibrator takes one shape)."""
     from ..tiling import tile_grid
 
+    if segmenter.metadata.grid is not None:
+        return _whole_frame_inputs(segmenter, frames)
     tile = segmenter.tile
     batches = []
     for frame in frames:
@@ -133,12 +139,29 @@ def network_inputs(segmenter, frames: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate(batches, axis=0)
 
 
+def _whole_frame_inputs(segmenter, frames: Sequence[np.ndarray]) -> np.ndarray:
+    inputs = [segmenter.preprocess([frame])[0] for frame in frames]
+    # A grey frame at the pad value preprocesses to the normalised pad value:
+    # the runtime's own normalisation, not a second copy of it here.
+    pad_frame = np.full((8, 8, 3), PAD_VALUE, np.uint8)
+    pad = segmenter.preprocess([pad_frame])[0][0, :, 0, 0]
+    height = max(x.shape[2] for x in inputs)
+    width = max(x.shape[3] for x in inputs)
+    batch = np.empty((len(inputs), 3, height, width), np.float32)
+    batch[...] = pad[None, :, None, None]
+    for i, x in enumerate(inputs):
+        batch[i, :, :x.shape[2], :x.shape[3]] = x[0]
+    return batch
+
+
 def tail_inputs(segmenter, images: np.ndarray, max_rois: int, batch: int = 8,
                 progress: Optional[Progress] = None) -> np.ndarray:
     """(K, M, S1, S1) float32: the fused ROI features the runtime would feed
     the tail for the network inputs ``images``, at most ``max_rois`` of them
     spread evenly over all that the selection keeps."""
     backend, m = segmenter.backend, segmenter.metadata
+    if m.grid is not None:
+        batch = 1   # whole frames: one at a time, as the runtime runs them
     starts = list(range(0, len(images), batch))
     features = []  # type: List[np.ndarray]
     for start in (progress(starts, "tail inputs") if progress else starts):
@@ -182,8 +205,8 @@ class ArrayReader:
         return {self.name: np.ascontiguousarray(self.data[start:start + self.batch])}
 
 
-def frame_reader(images: np.ndarray, progress: Optional[Progress] = None) -> ArrayReader:
-    return ArrayReader(FRAME_INPUT, images, 8, progress, "calibrating the frame graph")
+def frame_reader(images: np.ndarray, progress: Optional[Progress] = None, batch: int = 8) -> ArrayReader:
+    return ArrayReader(FRAME_INPUT, images, batch, progress, "calibrating the frame graph")
 
 
 def tail_reader(features: np.ndarray, progress: Optional[Progress] = None) -> ArrayReader:

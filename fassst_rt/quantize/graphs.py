@@ -71,7 +71,12 @@ def prepare(source: str, dest: str) -> None:
     import onnx
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    quant_pre_process(source, dest)
+    graph_input = onnx.load(source, load_external_data=False).graph.input[0]
+    dims = graph_input.type.tensor_type.shape.dim
+    # A stride-grid frame graph's height and width are free: the symbolic
+    # shape inference cannot resolve its reshapes, ONNX's own inference can.
+    free_size = any(d.dim_param or not d.dim_value for d in dims[2:])
+    quant_pre_process(source, dest, skip_symbolic_shape=free_size)
     model = onnx.load(dest)
     tidy(model)
     unshare_parameters(model)

@@ -9,6 +9,7 @@ Roles (frame graph unless said):
 | ``iam_head``  | the IAM's last convolution, whose output becomes boxes and scores   |
 | ``box_decode``| the elementwise operators between it and ``boxes`` / ``scores`` (exp, grid offsets, sigmoid) |
 | ``pyramid_heads`` | the last convolution before each of p1, p2, p3                  |
+| ``grid_pool`` | a stride-grid model's grid pooling (MatMuls by constant matrices) |
 | ``tail_deconv`` | the tail's transposed convolution (the 2x upsampling)             |
 | ``tail_last`` | the tail's last weighted layer, which writes the mask logits        |
 """
@@ -18,7 +19,7 @@ from typing import Dict, Iterable, List, Sequence, Set
 from ..model_files import FRAME_INPUT, PYRAMID_OUTPUTS, TAIL_OUTPUT
 
 WEIGHTED = ("Conv", "ConvTranspose", "MatMul", "Gemm")
-FRAME_ROLES = ("stem", "iam_head", "box_decode", "pyramid_heads")
+FRAME_ROLES = ("stem", "iam_head", "box_decode", "pyramid_heads", "grid_pool")
 TAIL_ROLES = ("tail_deconv", "tail_last")
 ROLES = FRAME_ROLES + TAIL_ROLES
 
@@ -59,8 +60,11 @@ def frame_roles(graph) -> Dict[str, List[str]]:
         weighted, _ = _walk_back(graph, [level])
         pyramid += [n.name for n in weighted]
     stem = [n.name for n in graph.node if n.op_type in WEIGHTED and FRAME_INPUT in n.input]
+    constants = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant"
+                                                      for o in n.output}
+    pool = [n.name for n in graph.node if n.op_type == "MatMul" and any(i in constants for i in n.input)]
     return {"stem": stem, "iam_head": [n.name for n in heads], "box_decode": [n.name for n in decode],
-            "pyramid_heads": pyramid}
+            "pyramid_heads": pyramid, "grid_pool": pool}
 
 
 def tail_roles(graph) -> Dict[str, List[str]]:

@@ -130,6 +130,45 @@ TEST_CASE(to_network_input_flips_bgr_and_normalises) {
   CHECK_NEAR(out[2], 0.0, 0.0);                                 // B plane
 }
 
+// The pipeline's one-pass preprocessing against its two steps (uint8 canvas,
+// then normalisation): equal value for value, for letterboxes that shrink,
+// enlarge and fit exactly, stride-grid inputs, both channel orders, 1 and 2 threads.
+TEST_CASE(resize_to_network_input_equals_the_canvas_then_normalisation) {
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+  const int shapes[][2] = {{37, 53}, {200, 90}, {64, 64}, {5, 3}};
+  uint32_t seed = 12345;
+  for (const auto& shape : shapes) {
+    const int h = shape[0], w = shape[1];
+    const int64_t stride = w * 3 + 7;  // rows with a gap, as a view into a larger image has
+    std::vector<uint8_t> src(static_cast<size_t>(h * stride));
+    for (auto& v : src) v = static_cast<uint8_t>((seed = seed * 1103515245u + 12345u) >> 24);
+    for (int size : {64, 96}) {
+      for (bool bgr : {false, true}) {
+        for (int threads : {1, 2}) {
+          std::vector<uint8_t> canvas(static_cast<size_t>(size * size * 3));
+          letterbox(src.data(), h, w, stride, 3, size, 114, canvas.data(), threads);
+          std::vector<float> want(static_cast<size_t>(3 * size * size)), got(want.size(), -99.0f);
+          to_network_input(canvas.data(), size, size, mean, std, bgr, want.data());
+          const NormalisationTable table(mean, std, bgr);
+          resize_to_network_input(src.data(), h, w, stride, letterbox_geometry(h, w, size), size, size, 114, table,
+                                  got.data(), threads);
+          CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+    for (float scale : {1.0f, 1.5f, 0.7f}) {
+      const StrideGeometry g = stride_geometry(h, w, scale, 32);
+      std::vector<uint8_t> canvas(static_cast<size_t>(g.height) * g.width * 3);
+      scale_and_pad(src.data(), h, w, stride, 3, g, 114, canvas.data(), 2);
+      std::vector<float> want(static_cast<size_t>(3) * g.height * g.width), got(want.size(), -99.0f);
+      to_network_input(canvas.data(), g.height, g.width, mean, std, false, want.data());
+      const NormalisationTable table(mean, std, false);
+      resize_to_network_input(src.data(), h, w, stride, g.letterbox, g.height, g.width, 114, table, got.data(), 2);
+      CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE(sigmoid_is_clipped) {
   float v[3] = {0.0f, 1000.0f, -1000.0f};
   sigmoid_inplace(v, 3);
