@@ -298,15 +298,18 @@ struct Segmenter::Impl {
     return results;
   }
 
+  // A stride-grid model's input takes its crop's shape: its own estimate,
+  // checked before it is built (throws MemoryBudgetExceeded).
+  void check_stride_grid_input(const Crop& crop, int64_t copy_bytes) const {
+    const StrideGeometry g = stride_geometry(crop.height, crop.width, meta.input_scale, meta.grid_period);
+    memory.check_input(g.height, g.width, copy_bytes);
+  }
+
   // One call (preprocess, frame graph, finish) on crops [begin, end).
   std::vector<Instances> segment_call(const std::vector<Crop>& crops, size_t begin, size_t end, bool force_tail,
                                       Timings* timings, int64_t copy_bytes) {
     const auto t0 = Clock::now();
-    if (meta.stride_grid) {  // the input takes the frame's shape: its own estimate, before it is built
-      const StrideGeometry g =
-          stride_geometry(crops[begin].height, crops[begin].width, meta.input_scale, meta.grid_period);
-      memory.check_input(g.height, g.width, copy_bytes);
-    }
+    if (meta.stride_grid) check_stride_grid_input(crops[begin], copy_bytes);
     const NetworkInput in = preprocess(std::vector<Crop>(crops.begin() + begin, crops.begin() + end));
     const auto t1 = Clock::now();
     const FrameOutputs frame = infer(in);

@@ -218,10 +218,7 @@ struct Stream::Impl {
   // A stride-grid model's inputs, each by its own shape.
   bool inputs_fit_budget(const StreamJob& job) {
     return within_budget([&] {
-      for (const pipeline::Crop& c : job.crops) {
-        const StrideGeometry g = stride_geometry(c.height, c.width, seg.meta.input_scale, seg.meta.grid_period);
-        seg.memory.check_input(g.height, g.width, job.copy_bytes);
-      }
+      for (const pipeline::Crop& c : job.crops) seg.check_stride_grid_input(c, job.copy_bytes);
     });
   }
 
