@@ -68,6 +68,14 @@ def test_info_describes_the_model():
     assert doc["grid_size"] == 6
 
 
+def test_info_describes_a_stride_grid_model_by_its_cell():
+    dense = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "fassst_dense.onnx")
+    r = cli("info", dense)
+    assert r.returncode == 0, r.stderr
+    assert "one cell per 24 px" in r.stdout and "resized by 1.5" in r.stdout
+    assert "instances at most per input" not in r.stdout and "192 x 192" not in r.stdout
+
+
 def test_errors_are_one_line(tmp_path):
     r = cli("segment", str(tmp_path / "missing.png"), "--model", TINY)
     assert r.returncode == 1

@@ -49,10 +49,19 @@ def run(args) -> int:
                 print("  file      {} ({:.2f} MB)".format(f, os.path.getsize(f) / 1e6))
         for line in getattr(backend, "lines", []):
             print(line)
-        print("input       {0} x {0} ({1}, mean {2}, std {3})".format(m.input_size, m.channel_order, m.mean, m.std))
+        mapping = "{}, mean {}, std {}".format(m.channel_order, m.mean, m.std)
+        if m.grid is not None:  # stride grid: the input takes the frame's shape
+            print("input       the whole frame resized by {:g}, padded right and bottom to multiples of {} px "
+                  "({})".format(m.input_scale, m.grid["period"], mapping))
+        else:
+            print("input       {0} x {0} ({1})".format(m.input_size, mapping))
         if m.uint16_mapping:
             print("16-bit      {}".format(json.dumps(m.uint16_mapping)))
-        print("grid        S = {} ({} instances at most per input)".format(m.grid_size, m.num_cells))
+        if m.grid is not None:
+            print("grid        stride: one cell per {} px of the input (trained at {} px, S = {})".format(
+                m.grid["cell"], m.input_size, m.grid_size))
+        else:
+            print("grid        S = {} ({} instances at most per input)".format(m.grid_size, m.num_cells))
         print("masks       M = {} channels, ROI S1 = {}, box masks {}x{}, strides {}".format(
             m.mask_channels, m.roi_size, 2 * m.roi_size, 2 * m.roi_size, m.strides))
         print("classes     {}".format(", ".join("{}: {}".format(i, n) for i, n in enumerate(m.class_names))))
