@@ -208,3 +208,36 @@ def test_plot_without_matplotlib(tmp_path):
     import cv2
     img = cv2.imread(str(out))
     assert img is not None and img.shape[1] == 2 * 520
+
+
+def test_whole_frame_runs_each_model_with_its_own_defaults(tmp_path):
+    # A real-sized frame through the tiled default model and the one-pass
+    # dense engine, beside the tiny model timed network-only: each row has its
+    # median and, for our models, the stages and instances the Segmenter saw.
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(0)
+    frame = np.full((300, 420), 20, np.uint8)
+    for _ in range(30):
+        cv2.circle(frame, (int(rng.integers(10, 410)), int(rng.integers(10, 290))), 9, 200, -1)
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    models = [os.path.join(REPO, "engines", n) for n in ("fassst_dense.onnx", "fassst_default.onnx")]
+    out_json = tmp_path / "whole.json"
+    run(["--whole-frame", str(tmp_path / "frame.png"), "--models"] + models
+        + ["--compare", TINY, "--blocks", "1", "--threads", "1", "--json", str(out_json)], tmp_path)
+    res = json.loads(out_json.read_text())
+    assert res["shape"] == [300, 420]
+    dense, default, tiny = (res["results"][k] for k in ("fassst_dense.onnx", "fassst_default.onnx",
+                                                       "tiny.onnx (network only, 128x128)"))
+    assert tiny["vs_last_compare"] == 1.0 and "stages_median_ms" not in tiny
+    assert "tiles" not in dense["stages_median_ms"] and default["stages_median_ms"]["tiles"] >= 4
+    for row in (dense, default):
+        assert row["runs"] == 3 and row["median_ms"] > 0
+        assert row["vs_last_compare"] == pytest.approx(row["median_ms"] / tiny["median_ms"])
+
+
+def test_forced_k_timing_refuses_a_stride_grid_model(tmp_path):
+    dense = os.path.join(REPO, "engines", "fassst_dense.onnx")
+    proc = subprocess.run([sys.executable, FPS, "--model", dense, "--frames", "2", "--no-build"], cwd=str(tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode != 0 and "stride-grid" in out and "--whole-frame" in out and "Traceback" not in out

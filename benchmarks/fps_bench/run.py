@@ -35,6 +35,10 @@ def open_pipeline(model: str, run: RunMode, threads: int, args, notes: List[str]
     except (ValueError, OSError, RuntimeError) as exc:  # ModelError is a ValueError
         raise SystemExit("fps.py: error: cannot open {} on {} ({}): {}".format(model, run.device, run.backend, exc))
     m = pipe.meta
+    if m.grid is not None:
+        raise SystemExit("fps.py: {} is a stride-grid (one pass per frame) model: its input takes each frame's "
+                         "shape, which this forced-K timing of square inputs does not model; time it with "
+                         "--whole-frame [IMAGE] --models {}".format(model, model))
     if args.size and args.size != m.input_size:
         raise SystemExit("fps.py: {} is fixed at input {}; --size {} needs --arch NAME (a random-weight "
                          "model of a known architecture built at that size)".format(model, m.input_size, args.size))
