@@ -153,6 +153,9 @@ class LossWeights:
     cls: float = 1.25
 
 
+TRAIN_ONLY = ("", "tail")   # TrainConfig.train_only: everything, or the FASSST module of that name
+
+
 @dataclass
 class TrainConfig:
     """A training run. ``iterations`` > 0 overrides ``epochs``."""
@@ -191,6 +194,10 @@ class TrainConfig:
     mask_dice: str = "symmetric"   #: "symmetric" (instance + background) or "foreground"
     max_mask_instances: int = 64   #: per batch, instances the tail is trained on
     mask_box_jitter: float = 0.05  #: GT box jitter (fraction of size) for the mask branch
+    #: "" trains every layer; "tail": only the mask tail, the rest frozen
+    #: (weights and BatchNorm statistics), so the frame graph stays the one
+    #: resumed from (a new tail for an existing detector)
+    train_only: str = ""
     # run
     seed: int = 0
     device: str = "auto"           #: "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1"
@@ -234,6 +241,8 @@ class TrainConfig:
                f"mask_dice must be symmetric or foreground, got {self.mask_dice!r}")
         _check(self.assign_rule in ("nearest_free", "larger"),
                f"assign_rule must be nearest_free or larger, got {self.assign_rule!r}")
+        _check(self.train_only in TRAIN_ONLY, f"train_only must be one of {', '.join(map(repr, TRAIN_ONLY))}, "
+               f"got {self.train_only!r}")
         for name in ("mask", "loc", "cls"):
             v = getattr(self.loss_weights, name)
             _check(_is_num(v) and v >= 0, f"loss_weights.{name} must be a number >= 0")

@@ -142,9 +142,36 @@ def _epoch_base(dataset, config: TrainConfig) -> list[int]:
     return epoch_indices(factors, config.seed)
 
 
+def _freeze_all_but(model: torch.nn.Module, name: str) -> list[torch.nn.Module]:
+    """Every top-level module of ``model`` but ``name`` frozen: no gradient,
+    and (by _train_mode) BatchNorm statistics left as they are. Returns the
+    frozen modules."""
+    children = dict(model.named_children())
+    if name not in children:
+        raise ValueError(f"train_only: the model has no module {name!r} (it has {', '.join(children)})")
+    frozen = [m for n, m in children.items() if n != name]
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    return frozen
+
+
+def _train_mode(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> None:
+    model.train()
+    for m in frozen:
+        m.eval()
+
+
+def _same_parameter_groups(saved: dict, optimizer: torch.optim.Optimizer) -> bool:
+    return [len(g["params"]) for g in saved.get("param_groups", [])] == \
+        [len(g["params"]) for g in optimizer.param_groups]
+
+
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:   # frozen (train_only)
+            continue
         (no_decay if p.ndim <= 1 else decay).append(p)   # no decay on biases and BN
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
@@ -242,6 +269,7 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
         loaded = load_imagenet_backbone(model, sd)
         print(f"backbone: {len(loaded)} tensors from {config.backbone_weights}")
     model = model.to(device)
+    frozen = _freeze_all_but(model, config.train_only) if config.train_only else []
     optimizer = _make_optimizer(model, config)
     loss_gen = torch.Generator().manual_seed(config.seed + 1)
     criterion = FassstLoss(
@@ -260,8 +288,12 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
     counts = {"instances": 0, "dropped": 0, "moved": 0}
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
-        if resume_state.get("optimizer"):
-            optimizer.load_state_dict(resume_state["optimizer"])
+        saved_optimizer = resume_state.get("optimizer")
+        if saved_optimizer and _same_parameter_groups(saved_optimizer, optimizer):
+            optimizer.load_state_dict(saved_optimizer)
+        elif saved_optimizer:  # a run that trained other layers (train_only changed): a fresh optimizer
+            print(f"train: {resume_path}'s optimizer state is for other layers (train_only "
+                  f"{config.train_only!r}): starting a fresh optimizer from its weights")
         start = int(resume_state["iteration"])
         rng = resume_state.get("rng", {})
         if "torch" in rng:
@@ -302,7 +334,7 @@ def _train(config: TrainConfig, device: torch.device) -> dict[str, Any]:
     window_n = 0
     t_window = time.perf_counter()
     it = start
-    model.train()
+    _train_mode(model, frozen)
     try:
         while it < total:
             epoch, pos = divmod(it, per_epoch)

@@ -112,6 +112,24 @@ def test_resume_continues_exactly(data, tmp_path):
     assert resumed["history"][-1]["loss"] == pytest.approx(full["history"][-1]["loss"], rel=1e-5)
 
 
+def test_train_only_the_tail_keeps_the_rest_as_it_was(data, tmp_path):
+    # A new tail for an existing detector: starting from a checkpoint, every
+    # weight and BatchNorm statistic outside the tail is kept, the tail learns.
+    kw = dict(iterations=4, checkpoint_every=2, log_every=2, augment=True, batch_size=3)
+    trainer.train(tiny_config(tmp_path / "start", data[0], **kw))
+    start = load_checkpoint(str(tmp_path / "start" / "ckpt_0000002.pt"))["model"]
+    tuned = trainer.train(tiny_config(tmp_path / "tail", data[0], resume=str(tmp_path / "start" / "ckpt_0000002.pt"),
+                                      train_only="tail", **kw))
+    end = load_checkpoint(tuned["checkpoint"])["model"]
+    outside = [k for k in start if not k.startswith("tail.")]
+    assert any("running_mean" in k for k in outside)
+    for k in outside:
+        assert torch.equal(start[k], end[k]), k
+    assert any(not torch.equal(start[k], end[k]) for k in start if k.startswith("tail."))
+    with pytest.raises(ValueError, match="train_only must be one of"):
+        tiny_config(tmp_path / "bad", data[0], train_only="backbone").validate()
+
+
 def test_cli_config_file_and_overrides(data, tmp_path):
     cfg_file = tmp_path / "train.json"
     cfg_file.write_text(json.dumps({"preset": "tiny", "train_ann": data[0], "batch_size": 2,
