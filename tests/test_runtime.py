@@ -264,3 +264,26 @@ def test_model_channel_order_is_honoured(tmp_path):
     np.testing.assert_array_equal(ra.box_masks, rb.box_masks)
     # and the order matters at all for this model (else the test proves nothing)
     assert not (np.array_equal(ra.boxes, rc.boxes) and np.array_equal(ra.box_masks, rc.box_masks))
+
+
+def test_parity_leaves_out_mask_pixels_at_the_threshold_but_not_real_differences():
+    # One small instance (a 4 x 4 box mask pasted 1:1): pixels whose
+    # probability sits within 1e-3 of 0.5 may flip between implementations;
+    # a pixel that differs by more breaks parity.
+    from fassst_rt.parity import parity_problems
+    from fassst_rt.results import Instances
+
+    def one(box_mask):
+        return Instances(boxes=[[10, 10, 14, 14]], scores=[0.9], labels=[0], image_size=(32, 32), names=["a"],
+                         box_masks=np.asarray(box_mask, np.float32)[None], mask_boxes=[[10, 10, 14, 14]])
+
+    base = np.full((4, 4), 0.9, np.float32)
+    base[0, :2] = 0.5003          # two pixels just above the threshold
+    near = base.copy()
+    near[0, :2] = 0.4998          # ... just below it in the other implementation
+    far = base.copy()
+    far[0, :2] = 0.3
+    assert one(base).masks.sum() - one(near).masks.sum() == 2   # 2 of 16 pixels: plain IoU 0.875
+    assert parity_problems(one(base), one(near), 0.3) == []
+    problems = parity_problems(one(base), one(far), 0.3)
+    assert len(problems) == 1 and "mask IoU 0.8750" in problems[0]
