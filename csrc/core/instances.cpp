@@ -48,10 +48,10 @@ std::vector<int32_t> Instances::label_image(float threshold) const {
 
 std::vector<uint8_t> Instances::masks(float threshold, int num_threads) const {
   const size_t frame = static_cast<size_t>(image_height) * image_width;
-  std::vector<uint8_t> out(size() * frame);
+  std::vector<uint8_t> out(size() * frame);  // zeros already: the paste writes the boxes only
   if (!empty())
     paste_masks(box_masks.data(), mask_boxes.data(), static_cast<int64_t>(size()), mask_size, image_height,
-                image_width, threshold, out.data(), num_threads);
+                image_width, threshold, out.data(), num_threads, /*out_zeroed=*/true);
   return out;
 }
 
