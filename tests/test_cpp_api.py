@@ -222,15 +222,19 @@ def test_example_app_equals_the_stored_results(example_app, tmp_path, case, tile
     assert_same_instances(got, stored.load_stored()[case][0], case + " (C++)")
 
 
-def test_python_example_writes_the_same_json(example_app, tmp_path):
+@pytest.mark.parametrize("model", [MODEL, ROOT / "engines" / "fassst_dense_int8.onnx"],
+                         ids=["default", "dense_int8"])
+def test_python_example_writes_the_same_json(example_app, tmp_path, model):
+    # The tiled default model, and the one-pass 8-bit dense engine: the same
+    # pipeline through the C++ API and through Python.
     pytest.importorskip("cv2", reason="examples/cpp/segment_image.py reads images with OpenCV")
     app, formats = example_app
     frame_path, _ = _frame(tmp_path)
     if frame_path.suffix == ".png" and "png" not in formats:
         pytest.skip("this example build reads no PNG")
     out_cpp, out_py = tmp_path / "cpp.json", tmp_path / "py.json"
-    _run([app, MODEL, frame_path, "--json", out_cpp])
-    _run([sys.executable, ROOT / "examples" / "cpp" / "segment_image.py", MODEL, frame_path, "--json", out_py])
+    _run([app, model, frame_path, "--json", out_cpp])
+    _run([sys.executable, ROOT / "examples" / "cpp" / "segment_image.py", model, frame_path, "--json", out_py])
     a, b = json.loads(out_cpp.read_text()), json.loads(out_py.read_text())
     assert a["image_size"] == b["image_size"]
     assert [i["label"] for i in a["instances"]] == [i["label"] for i in b["instances"]]
