@@ -92,7 +92,9 @@ def quantize_model(model: str, output: str, calib: str, target: str = "cpu", *,
         results = {}  # type: Dict[str, Any]
         role_nodes_all = {}  # type: Dict[str, List[str]]
         float_biases = {}  # type: Dict[str, List[str]]
-        readers = {"frame": calibration.frame_reader(images, bar, 1 if metadata.get("grid") else 8), "tail": calibration.tail_reader(features, bar)}
+        frame_batch = 1 if metadata.get("grid") else 8   # a stride grid's whole frames: one at a time
+        readers = {"frame": calibration.frame_reader(images, bar, frame_batch),
+                   "tail": calibration.tail_reader(features, bar)}
         for which, source in (("frame", model), ("tail", tail_in)):
             quantized_model, excluded, role_nodes, biases = _quantize_graph(
                 which, source, readers[which], spec, method, roles, float_nodes, work)
