@@ -3,6 +3,7 @@ and tests/train/conftest.py are both importable as `conftest`, so helpers
 there would be found by luck of collection order)."""
 
 import os
+import time
 import zlib
 
 
@@ -41,3 +42,22 @@ class ExplodingSource:
             raise OSError("the camera fell off")
         self.count += 1
         return self.frames[self.count - 1], None
+
+
+class StallingSource:
+    """A live camera that delivers one frame, then stalls for `stall_s`
+    seconds on every read; after the stall it delivers the frame again, or
+    ends when `ends_after_stall`."""
+    live = True
+    name = "stalling camera"
+
+    def __init__(self, frame, stall_s, ends_after_stall=False):
+        self.frame, self.stall_s, self.ends_after_stall, self.count = frame, stall_s, ends_after_stall, 0
+
+    def read(self):
+        self.count += 1
+        if self.count > 1:
+            time.sleep(self.stall_s)
+            if self.ends_after_stall:
+                return None
+        return self.frame, time.time()

@@ -14,7 +14,7 @@ import pytest
 from fassst_rt import Segmenter
 from fassst_rt.backends.onnxruntime_backend import OnnxRuntimeBackend
 from fassst_rt.sources import open_source
-from support import ExplodingSource
+from support import ExplodingSource, StallingSource
 
 TINY = os.path.join(os.path.dirname(__file__), "data", "tiny", "tiny.onnx")
 
@@ -196,26 +196,10 @@ def test_a_tracking_stream_gives_the_ids_a_tracker_gives_on_runs_results(rng):
             seg.stream(frames, track="yes")
 
 
-class StallingSource:
-    """One frame, then reads that take a while (a camera that stalls)."""
-
-    live = True
-    name = "stalling camera"
-
-    def __init__(self, frame):
-        self.frame, self.count = frame, 0
-
-    def read(self):
-        self.count += 1
-        if self.count > 1:
-            time.sleep(1.0)
-        return self.frame, None
-
-
 def test_ctrl_c_reaches_a_caller_waiting_on_a_stalled_stream(rng):
     import signal
     with Segmenter(TINY, device="cpu") as seg:
-        stream = seg.stream(StallingSource(frames_of(rng, 1)[0]), mode="latency")
+        stream = seg.stream(StallingSource(frames_of(rng, 1)[0], stall_s=1.0), mode="latency")
         next(stream)
         timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
         t0 = time.monotonic()

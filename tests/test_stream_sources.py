@@ -13,7 +13,7 @@ from fassst_rt import Segmenter
 from fassst_rt.backends.onnxruntime_backend import OnnxRuntimeBackend
 from fassst_rt.sources import FrameIterable, open_sources
 from fassst_rt.tracking import Tracker
-from support import ExplodingSource
+from support import ExplodingSource, StallingSource
 
 TINY = os.path.join(os.path.dirname(__file__), "data", "tiny", "tiny.onnx")
 
@@ -143,23 +143,6 @@ class LiveCamera:
         return self.frames[self.index % len(self.frames)], time.time()
 
 
-class StalledCamera:
-    """One frame, then nothing for a long while."""
-
-    live = True
-    name = "stalled"
-
-    def __init__(self, frame):
-        self.frame, self.count = frame, 0
-
-    def read(self):
-        self.count += 1
-        if self.count > 1:
-            time.sleep(1.5)
-            return None
-        return self.frame, time.time()
-
-
 class SlowFrameGraph(OnnxRuntimeBackend):
     def run_frame(self, images):
         time.sleep(0.02)
@@ -171,7 +154,7 @@ def test_latency_mode_takes_the_ready_frames_and_no_camera_waits_for_another(rng
     with Segmenter(SlowFrameGraph(TINY, device="cpu"), tile=False) as seg:
         t0 = time.monotonic()
         results = []
-        for r in seg.stream([StalledCamera(frames[0]), LiveCamera(frames, "fast", limit=150)], mode="latency"):
+        for r in seg.stream([StallingSource(frames[0], stall_s=1.5, ends_after_stall=True), LiveCamera(frames, "fast", limit=150)], mode="latency"):
             results.append(r)
         elapsed = time.monotonic() - t0
     stalled, fast = by_source(results, 2)
