@@ -118,7 +118,6 @@ void resize_rows_impl(const uint8_t* src, int height, int width, int64_t row_str
 template <typename Emit>
 void resize_rows(const uint8_t* src, int height, int width, int64_t row_stride, int channels, int new_height,
                  int new_width, int num_threads, const Emit& emit) {
-  if (channels < 1) throw InvalidArgument(message("letterbox: channels must be >= 1, got ", channels));
   if (channels == 3)
     resize_rows_impl<3>(src, height, width, row_stride, channels, new_height, new_width, num_threads, emit);
   else
